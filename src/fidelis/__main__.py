@@ -1,0 +1,3 @@
+from fidelis.cli import main
+
+main()

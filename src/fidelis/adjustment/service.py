@@ -1,0 +1,179 @@
+"""Adding and removing points or cashback by hand, with the Private API's rules in their order.
+
+The order is part of the contract (api-pvt.md): customer exists, amount not zero, sign matches
+the operation, reason present, customer-facing reason short enough, customer enabled, key
+unused, enough balance. Each failure raises before anything is written, and the whole change
+happens in the caller's one transaction, so a failure changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fidelis.customer import service as customer_service
+from fidelis.customer.repository import Customer
+from fidelis.customer.service import PointsSummary
+from fidelis.errors import (
+    CashbackNotEnabled,
+    ChangeKeyAlreadyUsed,
+    CustomerDisabled,
+    CustomerReasonTooLong,
+    InvalidValue,
+    OperationTypeMismatch,
+    PointsCannotBeZero,
+    ReasonRequired,
+)
+from fidelis.idempotency import repository as keys
+from fidelis.idempotency.service import request_hash
+from fidelis.kit import money
+from fidelis.kit.text import blank, strip_html
+from fidelis.ledger import service as ledger
+from fidelis.ledger.model import TransferType
+from fidelis.program.schemas import ProgramSettings
+
+ADD, REMOVE = 0, 1
+CUSTOMER_REASON_MAX = 255
+CHANGE_KEY_SCOPE = "change"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One manual change as the store asked for it."""
+
+    operation: int
+    reason: str | None
+    customer_reason: str | None = None
+    change_key: str | None = None
+    expiration_date: datetime | None = None
+
+
+async def change_points(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    program: ProgramSettings,
+    ident: str,
+    points: int,
+    change: Change,
+    now: datetime,
+) -> PointsSummary:
+    """Add (`points` > 0) or remove (`points` < 0) points.
+
+    Raises:
+        CustomerNotFound, PointsCannotBeZero, OperationTypeMismatch, ReasonRequired,
+        CustomerReasonTooLong, CustomerDisabled, ChangeKeyAlreadyUsed, InsufficientBalance,
+        InvalidValue (an expiration date that is not in the future).
+    """
+    customer = await customer_service.lock(conn, tenant_id, ident, now=now)
+    if points == 0:
+        raise PointsCannotBeZero()
+    return await _apply(
+        conn, tenant_id=tenant_id, program=program, customer=customer, points=points,
+        change=change, now=now, endpoint="points", fingerprint={"Points": points},
+    )
+
+
+async def change_cashback(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    program: ProgramSettings,
+    ident: str,
+    value: Decimal,
+    change: Change,
+    now: datetime,
+) -> PointsSummary:
+    """Add or remove cashback (R$), converted exactly to points at the program's `PointValue`.
+
+    Raises:
+        CustomerNotFound, CashbackNotEnabled, InvalidValue, and the rules of `change_points`.
+    """
+    customer = await customer_service.lock(conn, tenant_id, ident, now=now)
+    if not program.CashbackEnabled:
+        raise CashbackNotEnabled()
+    if value == 0:
+        raise InvalidValue("Value cannot be zero.")
+    try:
+        points = money.to_points(value, program.PointValue)
+    except money.InexactAmount as exc:
+        raise InvalidValue(f"Value {exc}.") from None
+    if abs(points) > money.MAX_POINTS:
+        raise InvalidValue("Value is too large.")
+    return await _apply(
+        conn, tenant_id=tenant_id, program=program, customer=customer, points=points,
+        change=change, now=now, endpoint="cashback", fingerprint={"Value": str(value)},
+    )
+
+
+async def _apply(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    program: ProgramSettings,
+    customer: Customer,
+    points: int,
+    change: Change,
+    now: datetime,
+    endpoint: str,
+    fingerprint: dict[str, object],
+) -> PointsSummary:
+    if (change.operation == ADD) != (points > 0):
+        raise OperationTypeMismatch()
+    if blank(change.reason):
+        raise ReasonRequired()
+    customer_reason = None
+    if not blank(change.customer_reason):
+        customer_reason = strip_html(change.customer_reason or "")
+        if len(customer_reason) > CUSTOMER_REASON_MAX:
+            raise CustomerReasonTooLong()
+        customer_reason = customer_reason or None
+    if not customer.is_enabled:
+        raise CustomerDisabled()
+    expires_at = _expiry(program, change.expiration_date, now) if points > 0 else None
+    if change.change_key is not None:
+        claimed = await keys.claim(
+            conn,
+            tenant_id=tenant_id,
+            scope=CHANGE_KEY_SCOPE,
+            key=change.change_key,
+            request_hash=request_hash(endpoint, customer.id, {
+                **fingerprint, "OperationType": change.operation, "Reason": change.reason,
+                "CustomerReason": change.customer_reason,
+            }),
+            customer_id=customer.id,
+            now=now,
+        )
+        if not claimed:
+            summary = await customer_service.points_summary(conn, tenant_id, customer, now=now)
+            raise ChangeKeyAlreadyUsed(summary=summary)
+    common = {
+        "tenant_id": tenant_id,
+        "customer_id": customer.id,
+        "amount": abs(points),
+        "now": now,
+        "reason": (change.reason or "").strip(),
+        "customer_reason": customer_reason,
+        "change_key": change.change_key,
+    }
+    if points > 0:
+        await ledger.credit(
+            conn, type=TransferType.adjustment_credit, origin="adjustment",
+            expires_at=expires_at, **common,  # type: ignore[arg-type]
+        )
+    else:
+        await ledger.debit(conn, type=TransferType.adjustment_debit, **common)  # type: ignore[arg-type]
+    return await customer_service.points_summary(conn, tenant_id, customer, now=now)
+
+
+def _expiry(program: ProgramSettings, requested: datetime | None, now: datetime) -> datetime | None:
+    if requested is not None:
+        if requested <= now:
+            raise InvalidValue("ExpirationDate must be in the future.")
+        return requested
+    if program.PointsExpireAfterDays is None:
+        return None
+    return now + timedelta(days=program.PointsExpireAfterDays)

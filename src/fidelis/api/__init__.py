@@ -1,0 +1,1 @@
+"""The HTTP faces: `pvt/` (BonifiQ-compatible), `admin/`; shared dependencies in `deps.py`."""

@@ -1,0 +1,56 @@
+"""Request dependencies: the database, the authenticated tenant, the request's `now`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from fidelis.db.engine import Database
+from fidelis.errors import Unauthorized
+from fidelis.kit.clock import utc_now
+from fidelis.tenant import service as tenant_service
+from fidelis.tenant.repository import Tenant
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_now() -> datetime:
+    return utc_now()
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str]:
+    if not header:
+        raise Unauthorized()
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise Unauthorized()
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized() from None
+    token, sep, secret = decoded.partition(":")
+    if not sep or not token or not secret or len(token) > 200 or len(secret) > 200:
+        raise Unauthorized()
+    return token, secret
+
+
+async def current_tenant(request: Request, db: Annotated[Database, Depends(get_db)]) -> Tenant:
+    token, secret = _basic_credentials(request.headers.get("authorization"))
+    async with db.read() as conn:
+        tenant = await tenant_service.authenticate(conn, token, secret)
+    if tenant is None:
+        raise Unauthorized()
+    request.state.tenant = tenant.slug
+    return tenant
+
+
+DB = Annotated[Database, Depends(get_db)]
+CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+Now = Annotated[datetime, Depends(get_now)]

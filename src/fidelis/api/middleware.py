@@ -1,0 +1,89 @@
+"""ASGI middleware: case-insensitive routes and the request body limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fidelis.api.pvt import envelope
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class CaseInsensitivePaths:
+    """Rewrite `/v1/pvt/customer/x/POINTS` to the declared `/v1/pvt/Customer/x/points`.
+
+    Only the fixed segments of a route are matched without case; parameter segments (customer
+    ids, e-mails) keep the case the client sent.
+    """
+
+    def __init__(self, app: ASGIApp, paths: list[str]) -> None:
+        self.app = app
+        self.templates: list[list[str | None]] = [
+            [None if s.startswith("{") else s for s in path.strip("/").split("/")]
+            for path in paths
+        ]
+
+    def canonical(self, path: str) -> str:
+        segments = path.strip("/").split("/")
+        for template in self.templates:
+            if len(template) != len(segments):
+                continue
+            if all(t is None or t.lower() == s.lower() for t, s in zip(template, segments,
+                                                                       strict=True)):
+                if all(t is None or t == s for t, s in zip(template, segments, strict=True)):
+                    return path
+                return "/" + "/".join(
+                    s if t is None else t for t, s in zip(template, segments, strict=True)
+                )
+        return path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            fixed = self.canonical(path)
+            if fixed != path:
+                scope = {**scope, "path": fixed, "raw_path": fixed.encode()}
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse bodies over 1 MiB with 413, whether or not Content-Length tells the truth."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _too_large(scope, receive, send)
+                return
+        seen = 0
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+    response = envelope.plain_error(413, "Request body larger than 1 MiB.")
+    await response(scope, receive, send)

@@ -1,0 +1,143 @@
+"""`/v1/pvt/Customer/...`: customers, their points, and manual points/cashback changes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from fidelis.adjustment import service as adjustment
+from fidelis.adjustment.service import Change
+from fidelis.api.deps import DB, CurrentTenant, Now
+from fidelis.api.json import JSONResponse
+from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt.schemas import (
+    UPSERT_FIELDS,
+    CashbackChangeRequest,
+    ChangeStatusRequest,
+    CustomerUpsertRequest,
+    PointsChangeRequest,
+)
+from fidelis.customer import service as customer_service
+from fidelis.errors import ChangeKeyAlreadyUsed
+from fidelis.kit.clock import as_utc
+
+router = APIRouter(prefix="/v1/pvt/Customer", tags=["Customers"])
+
+CustomerIdent = Annotated[
+    str,
+    Path(min_length=1, max_length=200, description="OriginalId, e-mail or CPF/CNPJ."),
+]
+
+
+@router.post("/upsert", summary="Create or update a customer by OriginalId")
+async def upsert_customer(
+    body: CustomerUpsertRequest, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    fields = {UPSERT_FIELDS[name]: getattr(body, name) for name in body.model_fields_set}
+    for name in ("birthday_date", "signup_date"):
+        if fields.get(name) is not None:
+            fields[name] = as_utc(fields[name])
+    async with db.write() as conn:
+        customer, operation = await customer_service.upsert(conn, tenant.id, fields, now=now)
+        balances = await customer_service.balances_of(conn, tenant.id, customer, now=now)
+    result = views.customer_model(customer, balances, tenant.program)
+    result["Operation"] = operation
+    return envelope.ok(result)
+
+
+@router.get("/{customer_id}", summary="Get a customer by OriginalId, e-mail or document")
+async def get_customer(
+    customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    async with db.read() as conn:
+        customer = await customer_service.get(conn, tenant.id, customer_id)
+        balances = await customer_service.balances_of(conn, tenant.id, customer, now=now)
+    return envelope.ok(views.customer_model(customer, balances, tenant.program))
+
+
+@router.get("/{customer_id}/points", summary="Points balance and recent history (bare)")
+async def get_points(
+    customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    async with db.read() as conn:
+        customer = await customer_service.find(conn, tenant.id, customer_id)
+        if customer is None:
+            return JSONResponse(views.unknown_customer_points())
+        summary = await customer_service.points_summary(conn, tenant.id, customer, now=now)
+    return JSONResponse(views.points_response(summary, tenant.program))
+
+
+@router.post("/{customer_id}/changestatus", summary="Enable or disable a customer")
+async def change_status(
+    customer_id: CustomerIdent, body: ChangeStatusRequest, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    async with db.write() as conn:
+        await customer_service.change_status(
+            conn, tenant.id, customer_id, is_enabled=body.IsEnabled, reason=body.Reason, now=now
+        )
+    return envelope.ok(True)
+
+
+@router.post("/{customer_id}/history", summary="Paged history of movements, newest first")
+async def history(
+    customer_id: CustomerIdent,
+    tenant: CurrentTenant,
+    db: DB,
+    PageNumber: Annotated[int, Query(ge=1, le=1_000_000)] = 1,  # noqa: N803 - wire name
+    PageSize: Annotated[int, Query(ge=1, le=50)] = 10,  # noqa: N803 - wire name
+) -> JSONResponse:
+    async with db.read() as conn:
+        customer = await customer_service.get(conn, tenant.id, customer_id)
+        found = await customer_service.history_page(
+            conn, tenant.id, customer, page=PageNumber, size=PageSize
+        )
+    items = [views.history_item(i, tenant.program) for i in found.items]
+    return JSONResponse(views.page(items, total=found.total, number=PageNumber, size=PageSize))
+
+
+@router.post("/{customer_id}/points", summary="Add or remove points")
+async def change_points(
+    customer_id: CustomerIdent, body: PointsChangeRequest, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    change = _change(body)
+    try:
+        async with db.write() as conn:
+            summary = await adjustment.change_points(
+                conn, tenant_id=tenant.id, program=tenant.program, ident=customer_id,
+                points=body.Points, change=change, now=now,
+            )
+    except ChangeKeyAlreadyUsed as exc:
+        return envelope.error(
+            exc, result=views.points_response(exc.details["summary"], tenant.program)
+        )
+    return envelope.ok(views.points_response(summary, tenant.program))
+
+
+@router.post("/{customer_id}/cashback", summary="Add or remove cashback (R$)")
+async def change_cashback(
+    customer_id: CustomerIdent, body: CashbackChangeRequest, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    change = _change(body)
+    try:
+        async with db.write() as conn:
+            summary = await adjustment.change_cashback(
+                conn, tenant_id=tenant.id, program=tenant.program, ident=customer_id,
+                value=body.Value, change=change, now=now,
+            )
+    except ChangeKeyAlreadyUsed as exc:
+        return envelope.error(
+            exc, result=views.points_response(exc.details["summary"], tenant.program)
+        )
+    return envelope.ok(views.points_response(summary, tenant.program))
+
+
+def _change(body: PointsChangeRequest | CashbackChangeRequest) -> Change:
+    key = body.ChangeKey if body.ChangeKey and body.ChangeKey.strip() else None
+    return Change(
+        operation=body.OperationType,
+        reason=body.Reason,
+        customer_reason=body.CustomerReason,
+        change_key=key,
+        expiration_date=as_utc(body.ExpirationDate) if body.ExpirationDate else None,
+    )

@@ -1,0 +1,77 @@
+"""Request bodies of the Private API (PascalCase, as BonifiQ spells them).
+
+Types are strict where a wrong type would silently change meaning (points, flags): a string
+`"10"` for `Points` is a `ValidationError`, not ten points. Unknown fields are ignored.
+Business rules (zero, sign, blank reason, ...) are not checked here but in the services, where
+their order and their specific codes are defined.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from fidelis.kit.money import MAX_MONEY, MAX_POINTS
+
+Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
+Money = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
+Key = Annotated[str, Field(max_length=200)]
+ReasonText = Annotated[str, Field(max_length=1000)]
+Operation = Annotated[StrictInt, Field(ge=0, le=1)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PointsChangeRequest(_Body):
+    Points: Points32 = Field(description="Positive to add, negative to remove.", examples=[100])
+    OperationType: Operation = Field(description="0 add, 1 remove.", examples=[0])
+    Reason: ReasonText | None = Field(default=None, description="Internal reason (required).")
+    ChangeKey: Key | None = Field(default=None, description="Idempotency key; reuse is a 409.")
+    CustomerReason: str | None = Field(
+        default=None, max_length=5000, description="Customer-facing text; HTML is stripped."
+    )
+    ExpirationDate: datetime | None = Field(
+        default=None, description="Expiry of the lot an add creates (default from the program)."
+    )
+
+
+class CashbackChangeRequest(_Body):
+    Value: Money = Field(description="R$; positive to add, negative to remove.", examples=[10.5])
+    OperationType: Operation = Field(description="0 add, 1 remove.", examples=[0])
+    Reason: ReasonText | None = None
+    ChangeKey: Key | None = None
+    CustomerReason: str | None = Field(default=None, max_length=5000)
+    ExpirationDate: datetime | None = None
+
+
+class CustomerUpsertRequest(_Body):
+    OriginalId: Annotated[str, Field(min_length=1, max_length=200)]
+    Name: Annotated[str, Field(max_length=255)] | None = None
+    Email: Annotated[str, Field(max_length=255)] | None = None
+    Phone: Annotated[str, Field(max_length=50)] | None = None
+    BirthdayDate: datetime | None = None
+    SignupDate: datetime | None = None
+    Document: Annotated[str, Field(max_length=50)] | None = None
+    IsEnrolled: StrictBool | None = None
+
+
+class ChangeStatusRequest(_Body):
+    IsEnabled: StrictBool
+    Reason: ReasonText | None = None
+
+
+UPSERT_FIELDS = {
+    "OriginalId": "original_id",
+    "Name": "name",
+    "Email": "email",
+    "Phone": "phone",
+    "BirthdayDate": "birthday_date",
+    "SignupDate": "signup_date",
+    "Document": "document",
+    "IsEnrolled": "is_enrolled",
+}

@@ -1,0 +1,96 @@
+"""Domain results rendered in the Private API's shapes (PascalCase, UTC dates, R$ numbers)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from fidelis.customer.repository import Customer
+from fidelis.customer.service import PointsSummary
+from fidelis.kit.clock import iso_utc
+from fidelis.kit.money import to_money
+from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem
+from fidelis.program.schemas import ProgramSettings
+
+
+def cashback(points: int, program: ProgramSettings) -> Decimal:
+    return to_money(points, program.PointValue) if program.CashbackEnabled else Decimal(0)
+
+
+def customer_model(customer: Customer, balances: Balances, program: ProgramSettings) -> dict[str, Any]:
+    return {
+        "OriginalId": customer.original_id,
+        "InternalId": str(customer.id),
+        "Name": customer.name,
+        "Email": customer.email,
+        "Phone": customer.phone,
+        "BirthdayDate": iso_utc(customer.birthday_date),
+        "SignupDate": iso_utc(customer.signup_date),
+        "Document": customer.document,
+        "IsEnrolled": customer.is_enrolled,
+        "IsEnabled": customer.is_enabled,
+        "BalanceOfPoints": balances.available,
+        "BalanceCashback": cashback(balances.available, program),
+    }
+
+
+def history_item(item: HistoryItem, program: ProgramSettings) -> dict[str, Any]:
+    point_type = item.type.kind.point_type
+    return {
+        "Id": item.id,
+        "Date": iso_utc(item.created_at),
+        "Points": item.points,
+        "CashbackValue": to_money(item.points, program.PointValue),
+        "PointType": int(point_type) if point_type is not None else None,
+        "PointTypeDescription": POINT_TYPE_DESCRIPTIONS.get(point_type) if point_type else None,
+        "Title": item.customer_reason or program.DefaultCustomerReason,
+        "ExpirationDate": iso_utc(item.expires_at),
+        "IsCanceled": item.is_canceled,
+        "OrderId": None,
+        "RewardId": None,
+        "BranchId": None,
+        "BranchName": None,
+    }
+
+
+def points_response(summary: PointsSummary, program: ProgramSettings) -> dict[str, Any]:
+    balances = summary.balances
+    return {
+        "CustomerExists": True,
+        "InternalId": str(summary.customer.id),
+        "Name": summary.customer.name,
+        "PointsBalance": balances.available,
+        "PendingPoints": balances.pending,
+        "HeldPoints": balances.held,
+        "CashbackBalance": cashback(balances.available, program),
+        "PointsToExpire": [
+            {"Points": e.points, "When": iso_utc(e.when)} for e in summary.to_expire
+        ],
+        "PointHistory": [history_item(i, program) for i in summary.history],
+    }
+
+
+def unknown_customer_points() -> dict[str, Any]:
+    return {
+        "CustomerExists": False,
+        "InternalId": None,
+        "Name": None,
+        "PointsBalance": 0,
+        "PendingPoints": 0,
+        "HeldPoints": 0,
+        "CashbackBalance": Decimal(0),
+        "PointsToExpire": [],
+        "PointHistory": [],
+    }
+
+
+def page(items: list[dict[str, Any]], *, total: int, number: int, size: int) -> dict[str, Any]:
+    return {
+        "Items": items,
+        "TotalItemCount": total,
+        "PageSize": size,
+        "PageNumber": number,
+        "HasNextPage": number * size < total,
+        "HasError": False,
+        "ErrorMessages": [],
+    }

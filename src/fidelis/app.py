@@ -1,0 +1,114 @@
+"""`create_app(settings)`: the HTTP application, its routers and the error mappers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from fidelis import __version__
+from fidelis.api.admin import program as admin_program
+from fidelis.api.json import JSONResponse
+from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
+from fidelis.api.pvt import customers as pvt_customers
+from fidelis.api.pvt import envelope
+from fidelis.config import Settings
+from fidelis.db.engine import Database
+from fidelis.errors import FidelisError, InvalidField
+
+log = structlog.get_logger("fidelis.http")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            timeout=settings.db_timeout_seconds,
+        )
+        try:
+            yield
+        finally:
+            await app.state.db.dispose()
+
+    app = FastAPI(
+        title="Fidelis",
+        version=__version__,
+        summary="Loyalty and cashback engine: BonifiQ-compatible Private API and more.",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+    )
+    app.state.settings = settings
+    routers = [pvt_customers.router, admin_program.router]
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/health", tags=["Operations"], summary="Liveness and database reachability")
+    async def health(request: Request) -> JSONResponse:
+        db: Database = request.app.state.db
+        try:
+            async with db.read() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    _install_error_mappers(app)
+    app.add_middleware(
+        CaseInsensitivePaths, paths=[r.path for router in routers for r in router.routes
+                                     if isinstance(r, APIRoute)]
+    )
+    app.add_middleware(BodyLimit)
+    return app
+
+
+def _in_path(request: Request) -> bool:
+    return "customer_id" in request.path_params
+
+
+def _install_error_mappers(app: FastAPI) -> None:
+    @app.exception_handler(FidelisError)
+    async def domain_error(request: Request, exc: FidelisError) -> Response:
+        return envelope.error(exc, in_path=_in_path(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return envelope.error(InvalidField(_describe(exc)))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "Not found.", 405: "Method not allowed."}
+        return envelope.plain_error(exc.status_code, messages.get(exc.status_code, "Error."))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__,
+                  exc_info=exc)
+        return envelope.error(FidelisError("Internal error."))
+
+
+def _describe(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        location = [str(p) for p in error.get("loc", ()) if p != "body"]
+        where = ".".join(location) or "body"
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid":
+            return "The body is not valid JSON."
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts) or "The request is invalid."
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` (each worker process builds its own app)."""
+    return create_app(Settings())

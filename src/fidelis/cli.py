@@ -1,0 +1,316 @@
+"""The `fidelis` command. Each command opens its transaction and calls one service.
+
+Errors print one line to stderr and exit non-zero; no traceback reaches the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from fidelis.config import Settings
+from fidelis.db.engine import Database
+from fidelis.db.migrate import upgrade_to_head
+from fidelis.errors import FidelisError
+from fidelis.kit.clock import utc_now
+from fidelis.ledger import check as ledger_check
+from fidelis.program import service as program_service
+from fidelis.program.schemas import ProgramSettings
+from fidelis.tenant import repository as tenant_repository
+from fidelis.tenant import service as tenant_service
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Fidelis loyalty engine.")
+tenant_app = typer.Typer(no_args_is_help=True, help="Tenants (loyalty programs).")
+key_app = typer.Typer(no_args_is_help=True, help="API keys.")
+program_app = typer.Typer(no_args_is_help=True, help="Program settings.")
+ledger_app = typer.Typer(no_args_is_help=True, help="The ledger.")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(key_app, name="key")
+app.add_typer(program_app, name="program")
+app.add_typer(ledger_app, name="ledger")
+
+out = Console()
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A message for the operator, printed as one line."""
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "FIDELIS_" + str(error["loc"][0]).upper() if error["loc"] else "FIDELIS_*"
+        fail(f"invalid {name}: {error['msg']}", 2)
+        raise AssertionError("unreachable") from None
+
+
+def run(work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
+    """Run `work` with a database handle, turning domain errors into one line on stderr."""
+    config = settings()
+
+    async def main() -> T:
+        db = Database(config.database_url, timeout=config.db_timeout_seconds)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except FidelisError as exc:
+        fail(exc.message)
+    except CliError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"database unreachable: {exc}")
+    raise AssertionError("unreachable")
+
+
+def migrate_or_fail(config: Settings) -> None:
+    try:
+        upgrade_to_head(config.database_url)
+    except Exception as exc:  # noqa: BLE001 - any failure here is reported as one line
+        fail(f"migration failed: {type(exc).__name__}: {exc}".splitlines()[0])
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address [FIDELIS_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [FIDELIS_PORT].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes [FIDELIS_WORKERS].")] = None,
+) -> None:
+    """Migrate the database to head if needed, then serve the HTTP API."""
+    import uvicorn
+
+    config = settings()
+    migrate_or_fail(config)
+    uvicorn.run(
+        "fidelis.app:create_app_from_env",
+        factory=True,
+        host=host or config.host,
+        port=port or config.port,
+        workers=workers or config.workers,
+        log_level=config.log_level,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations."""
+    config = settings()
+    migrate_or_fail(config)
+    typer.echo("database is at the latest migration")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    slug: Annotated[str, typer.Option(help="Short unique name, e.g. loja-a.")],
+    name: Annotated[str, typer.Option(help="Display name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create a tenant and its first API key (the key is shown only once)."""
+
+    async def work(db: Database) -> tenant_service.Credentials:
+        async with db.write() as conn:
+            return await tenant_service.create(conn, slug=slug, name=name, now=utc_now())
+
+    _print_credentials(run(work), as_json)
+
+
+@key_app.command("create")
+def key_create(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Issue another API key for a tenant (shown only once)."""
+
+    async def work(db: Database) -> tenant_service.Credentials:
+        async with db.write() as conn:
+            found = await tenant_service.get(conn, tenant)
+            return await tenant_service.create_key(conn, tenant=found, now=utc_now())
+
+    _print_credentials(run(work), as_json)
+
+
+@key_app.command("revoke")
+def key_revoke(
+    token: Annotated[str, typer.Argument(help="The ApiToken to revoke.")],
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+) -> None:
+    """Revoke an API key: requests with it get 401 from now on."""
+
+    async def work(db: Database) -> None:
+        async with db.write() as conn:
+            found = await tenant_service.get(conn, tenant)
+            await tenant_service.revoke_key(conn, tenant=found, token=token, now=utc_now())
+
+    run(work)
+    typer.echo("revoked")
+
+
+def _print_credentials(credentials: tenant_service.Credentials, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"tenant": credentials.tenant, "api_token": credentials.api_token,
+                               "api_key": credentials.api_key}))
+        return
+    out.print(f"tenant:    {credentials.tenant}")
+    out.print(f"ApiToken:  {credentials.api_token}")
+    out.print(f"ApiKey:    {credentials.api_key}")
+    out.print("[yellow]The ApiKey is shown only now; store it safely.[/yellow]")
+
+
+@program_app.command("show")
+def program_show(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the program settings."""
+
+    async def work(db: Database) -> ProgramSettings:
+        async with db.read() as conn:
+            found = await tenant_service.get(conn, tenant)
+            return await tenant_repository.get_program(conn, found.id)
+
+    _print_program(run(work), as_json)
+
+
+def _decimal(value: str | None, option: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        fail(f"{option} must be a number")
+        raise AssertionError("unreachable") from None
+
+
+@program_app.command("set")
+def program_set(
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    point_value: Annotated[str | None, typer.Option(help="R$ per point.")] = None,
+    cashback_enabled: Annotated[bool | None, typer.Option(help="Cashback on/off.")] = None,
+    points_per_currency: Annotated[str | None, typer.Option(help="Points per R$1.")] = None,
+    order_points_pending_days: Annotated[int | None, typer.Option()] = None,
+    points_expire_after_days: Annotated[
+        int | None, typer.Option(help="Lot lifetime in days; 0 = never expire.")
+    ] = None,
+    lock_ttl_seconds: Annotated[int | None, typer.Option()] = None,
+    checkout_hold_hours: Annotated[int | None, typer.Option()] = None,
+    refund_redeem_on_order_cancel: Annotated[bool | None, typer.Option()] = None,
+    default_customer_reason: Annotated[str | None, typer.Option()] = None,
+    max_percent_of_purchase: Annotated[str | None, typer.Option()] = None,
+    min_purchase_value: Annotated[str | None, typer.Option()] = None,
+    max_value: Annotated[
+        str | None, typer.Option(help="Cap in R$ per purchase; 'none' removes it.")
+    ] = None,
+    base: Annotated[str | None, typer.Option(help="total or total_minus_discount.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Change program settings (same validation as the admin API)."""
+    changes: dict[str, Any] = {}
+    rule: dict[str, Any] = {}
+    simple = {
+        "PointValue": _decimal(point_value, "--point-value"),
+        "CashbackEnabled": cashback_enabled,
+        "PointsPerCurrency": _decimal(points_per_currency, "--points-per-currency"),
+        "OrderPointsPendingDays": order_points_pending_days,
+        "LockTtlSeconds": lock_ttl_seconds,
+        "CheckoutHoldHours": checkout_hold_hours,
+        "RefundRedeemOnOrderCancel": refund_redeem_on_order_cancel,
+        "DefaultCustomerReason": default_customer_reason,
+    }
+    changes.update({k: v for k, v in simple.items() if v is not None})
+    if points_expire_after_days is not None:
+        changes["PointsExpireAfterDays"] = points_expire_after_days or None
+    if max_percent_of_purchase is not None:
+        rule["MaxPercentOfPurchase"] = _decimal(max_percent_of_purchase, "--max-percent-of-purchase")
+    if min_purchase_value is not None:
+        rule["MinPurchaseValue"] = _decimal(min_purchase_value, "--min-purchase-value")
+    if max_value is not None:
+        rule["MaxValue"] = None if max_value.lower() == "none" else _decimal(max_value, "--max-value")
+    if base is not None:
+        rule["Base"] = base
+    if rule:
+        changes["RedemptionRule"] = rule
+    if not changes:
+        fail("nothing to change: pass at least one setting option (see --help)")
+
+    async def work(db: Database) -> ProgramSettings:
+        async with db.write() as conn:
+            found = await tenant_service.get(conn, tenant)
+            return await program_service.update(conn, found.id, changes)
+
+    _print_program(run(work), as_json)
+
+
+def _print_program(program: ProgramSettings, as_json: bool) -> None:
+    document = program.to_document()
+    if as_json:
+        typer.echo(json.dumps(document))
+        return
+    table = Table("setting", "value")
+    for name, value in document.items():
+        if isinstance(value, dict):
+            for sub, sub_value in value.items():
+                table.add_row(f"{name}.{sub}", json.dumps(sub_value))
+        else:
+            table.add_row(name, json.dumps(value))
+    out.print(table)
+
+
+@ledger_app.command("check")
+def ledger_check_command(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+) -> None:
+    """Verify every ledger invariant; exit 1 naming each violation."""
+
+    async def work(db: Database) -> tuple[list[ledger_check.Summary], list[ledger_check.Violation]]:
+        async with db.read() as conn:
+            if tenant is not None:
+                tenants = [await tenant_service.get(conn, tenant)]
+            else:
+                tenants = await tenant_repository.list_all_tenants(conn)
+            summaries, violations = [], []
+            for each in tenants:
+                violations += await ledger_check.check_tenant(conn, each.id)
+                summaries.append(await ledger_check.summarize(conn, each.id))
+            return summaries, violations
+
+    summaries, violations = run(work)
+    for violation in violations:
+        typer.echo(f"VIOLATION tenant={violation.tenant_id} {violation.rule}: {violation.detail}")
+    transfers = sum(s.transfers for s in summaries)
+    entries = sum(s.entries for s in summaries)
+    lots = sum(s.lots for s in summaries)
+    typer.echo(
+        f"checked {len(summaries)} tenant(s): {transfers} transfers, {entries} entries, "
+        f"{lots} lots; {len(violations)} violation(s)"
+    )
+    if violations:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+

@@ -1,0 +1,40 @@
+"""Process settings, read from `FIDELIS_*` environment variables (and a `.env` file).
+
+Per-tenant business settings are not here: they live in the program (`fidelis.program`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./fidelis.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FIDELIS_", env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    admin_password: str | None = None
+    # Connections per server process to PostgreSQL; SQLite serializes writers anyway.
+    db_pool_size: int = Field(default=20, ge=1, le=200)
+    # A statement that cannot get its connection or lock within this many seconds fails fast.
+    db_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+aiosqlite:", "postgresql:", "postgresql+")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value

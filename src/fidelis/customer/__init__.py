@@ -1,0 +1,1 @@
+"""Customers: identity inside a tenant, status, and the points views built on the ledger."""

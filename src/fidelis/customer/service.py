@@ -1,0 +1,224 @@
+"""Customer rules: identification, upsert, status, and the points views."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fidelis.customer import repository
+from fidelis.customer.repository import Customer
+from fidelis.errors import CustomerNotFound, InvalidDocument, InvalidField, ReasonRequired
+from fidelis.kit.document import InvalidDocumentNumber, looks_like_document, normalize_document
+from fidelis.kit.document import digits as document_digits
+from fidelis.kit.text import blank
+from fidelis.ledger import repository as ledger_repository
+from fidelis.ledger import service as ledger
+from fidelis.ledger.model import Balances, HistoryItem, TransferType
+
+HISTORY_TYPES = tuple(t for t in TransferType if t.kind.history_sign != 0)
+POINTS_HISTORY_SIZE = 20
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringPoints:
+    points: int
+    when: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PointsSummary:
+    customer: Customer
+    balances: Balances
+    to_expire: list[ExpiringPoints]
+    history: list[HistoryItem]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    items: list[HistoryItem]
+    total: int
+
+
+async def find(
+    conn: AsyncConnection, tenant_id: int, ident: str, *, for_update: bool = False
+) -> Customer | None:
+    """The customer named by OriginalId, e-mail (any case) or CPF/CNPJ (any punctuation)."""
+    found = await repository.get_by(conn, tenant_id, "original_id", ident, for_update=for_update)
+    if found is None and "@" in ident:
+        found = await repository.get_by(
+            conn, tenant_id, "email_key", ident.strip().lower(), for_update=for_update
+        )
+    if found is None and looks_like_document(ident):
+        found = await repository.get_by(
+            conn, tenant_id, "document", document_digits(ident), for_update=for_update
+        )
+    return found
+
+
+async def get(
+    conn: AsyncConnection, tenant_id: int, ident: str, *, for_update: bool = False
+) -> Customer:
+    """Raises:
+    CustomerNotFound: nobody in this tenant answers to `ident`.
+    """
+    found = await find(conn, tenant_id, ident, for_update=for_update)
+    if found is None:
+        raise CustomerNotFound(f"customer {ident!r} not found")
+    return found
+
+
+async def lock(conn: AsyncConnection, tenant_id: int, ident: str, *, now: datetime) -> Customer:
+    """Find the customer, take its row lock for this transaction, and settle due lots.
+
+    Every write that touches a customer's points starts here.
+
+    Raises:
+        CustomerNotFound: nobody in this tenant answers to `ident`.
+    """
+    found = await get(conn, tenant_id, ident, for_update=True)
+    await ledger.settle_if_due(
+        conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
+    )
+    return found
+
+
+async def upsert(
+    conn: AsyncConnection, tenant_id: int, fields: dict[str, Any], *, now: datetime
+) -> tuple[Customer, str]:
+    """Create the customer named by `OriginalId`, or update the fields given.
+
+    `fields` holds only what the caller sent (snake_case keys); a field left out keeps its
+    value, a field sent as null is cleared.
+
+    Raises:
+        InvalidDocument: the document is not a valid CPF or CNPJ.
+        InvalidField: e-mail malformed, or e-mail/document already used by another customer.
+    """
+    values = _clean(fields)
+    original_id = values.pop("original_id")
+    existing = await repository.get_by(
+        conn, tenant_id, "original_id", original_id, for_update=True
+    )
+    for column, label in (("email_key", "Email"), ("document", "Document")):
+        if values.get(column):
+            owner = await repository.owner_of(conn, tenant_id, column, values[column])
+            if owner is not None and (existing is None or owner != existing.id):
+                raise InvalidField(f"{label} is already used by another customer")
+    operation = "updated"
+    try:
+        if existing is None:
+            created = await repository.add(
+                conn,
+                tenant_id,
+                {"is_enrolled": True, **values, "original_id": original_id,
+                 "is_enabled": True, "created_at": now, "updated_at": now},
+            )
+            if created is not None:
+                operation = "created"
+            else:
+                # A concurrent request created this OriginalId first: update it instead.
+                existing = await repository.get_by(
+                    conn, tenant_id, "original_id", original_id, for_update=True
+                )
+        if existing is not None:
+            await repository.update_fields(
+                conn, tenant_id, existing.id, {**values, "updated_at": now}
+            )
+    except IntegrityError:
+        # A concurrent request took the e-mail or document between our check and our write.
+        raise InvalidField("Email or Document is already used by another customer") from None
+    customer = await repository.get_by(conn, tenant_id, "original_id", original_id)
+    assert customer is not None
+    return customer, operation
+
+
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    values = dict(fields)
+    if "email" in values:
+        email = values["email"]
+        if email is not None and not blank(email):
+            email = email.strip()
+            if not EMAIL.match(email):
+                raise InvalidField("Email is not a valid e-mail address")
+            values["email"], values["email_key"] = email, email.lower()
+        else:
+            values["email"], values["email_key"] = None, None
+    if "document" in values:
+        document = values["document"]
+        if document is not None and not blank(document):
+            try:
+                values["document"] = normalize_document(document)
+            except InvalidDocumentNumber:
+                raise InvalidDocument() from None
+        else:
+            values["document"] = None
+    return values
+
+
+async def change_status(
+    conn: AsyncConnection, tenant_id: int, ident: str, *, is_enabled: bool, reason: str | None,
+    now: datetime,
+) -> Customer:
+    """Enable or disable a customer (a disabled one cannot earn, receive or redeem).
+
+    Raises:
+        CustomerNotFound: nobody in this tenant answers to `ident`.
+        ReasonRequired: no reason was given.
+    """
+    found = await get(conn, tenant_id, ident, for_update=True)
+    if blank(reason):
+        raise ReasonRequired()
+    await repository.update_fields(
+        conn, tenant_id, found.id,
+        {"is_enabled": is_enabled, "status_reason": reason, "updated_at": now},
+    )
+    updated = await repository.get_by_id(conn, tenant_id, found.id)
+    assert updated is not None
+    return updated
+
+
+async def points_summary(
+    conn: AsyncConnection, tenant_id: int, found: Customer, *, now: datetime
+) -> PointsSummary:
+    """Balances, points about to expire and the newest movements, as they are at `now`."""
+    lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=found.id)
+    cached = await ledger_repository.get_balances(conn, tenant_id, found.id)
+    due = found.settle_at is not None and found.settle_at <= now
+    balances = ledger.project(cached, lots, now) if due else cached
+    expiring: dict[datetime, int] = {}
+    for lot in lots:
+        if lot.expires_at is not None and lot.is_available(now) and lot.free > 0:
+            expiring[lot.expires_at] = expiring.get(lot.expires_at, 0) + lot.free
+    history = await ledger_repository.list_history(
+        conn, tenant_id, found.id, types=HISTORY_TYPES, limit=POINTS_HISTORY_SIZE
+    )
+    return PointsSummary(
+        customer=found,
+        balances=balances,
+        to_expire=[ExpiringPoints(points=p, when=w) for w, p in sorted(expiring.items())],
+        history=history,
+    )
+
+
+async def history_page(
+    conn: AsyncConnection, tenant_id: int, found: Customer, *, page: int, size: int
+) -> HistoryPage:
+    items = await ledger_repository.list_history(
+        conn, tenant_id, found.id, types=HISTORY_TYPES, limit=size, offset=(page - 1) * size
+    )
+    total = await ledger_repository.count_history(conn, tenant_id, found.id, HISTORY_TYPES)
+    return HistoryPage(items=items, total=total)
+
+
+async def balances_of(
+    conn: AsyncConnection, tenant_id: int, found: Customer, *, now: datetime
+) -> Balances:
+    return await ledger.effective_balances(
+        conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
+    )

@@ -1,0 +1,107 @@
+"""The database handle: one engine per process and the two ways to open a transaction.
+
+`Database.write()` is the only way to change data. On PostgreSQL it is an ordinary
+transaction; per-customer serialization comes from the row lock the services take. On SQLite
+it is `BEGIN IMMEDIATE`, which takes the database's single write lock up front (so a
+transaction never fails half-way on a lock upgrade), and inside one process writers also queue
+on an `asyncio.Lock`, so they wait in line instead of spinning on SQLite's busy handler.
+Other processes on the same file are serialized by SQLite itself, within `busy_timeout`.
+
+`Database.read()` is a plain transaction for consistent reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+
+def async_url(url: str) -> URL:
+    """Map the user-facing URL (`sqlite:///`, `postgresql://`) to its async driver."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        return parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2"):
+        return parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 20, timeout: float = 5.0) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._write_lock = asyncio.Lock()
+        self.engine: AsyncEngine
+        if self.is_sqlite:
+            self.engine = create_async_engine(
+                self.url, connect_args={"timeout": timeout}, pool_size=5, max_overflow=5
+            )
+            _configure_sqlite(self.engine, busy_timeout_ms=int(timeout * 1000))
+        else:
+            self.engine = create_async_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size // 2,
+                pool_timeout=timeout,
+                pool_pre_ping=True,
+                connect_args={
+                    "timeout": timeout,
+                    "command_timeout": max(timeout * 6, 30),
+                    "server_settings": {"lock_timeout": f"{int(timeout * 1000 * 3)}"},
+                },
+            )
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction: committed when the block ends, rolled back on any error."""
+        if self.is_sqlite:
+            async with self._write_lock, self._transaction(begin="IMMEDIATE") as conn:
+                yield conn
+        else:
+            async with self._transaction() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction for consistent reads; anything written in it is rolled back."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(sqlite_begin="DEFERRED")
+            async with conn.begin() as tx:
+                yield conn
+                await tx.rollback()
+
+    @asynccontextmanager
+    async def _transaction(self, begin: str = "DEFERRED") -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            await conn.execution_options(sqlite_begin=begin)
+            async with conn.begin():
+                yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    """WAL, foreign keys, and our own BEGIN (pysqlite's implicit one cannot be IMMEDIATE)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,197 @@
+"""Every table, in one place. Repositories build their statements from these.
+
+Tenant-owned tables carry `tenant_id` and their primary key is `(tenant_id, id)`, with every
+unique constraint including `tenant_id`, so the schema can be distributed by tenant (Citus)
+without changes. `tenant` and `api_key` are the control plane (reference tables there).
+
+On SQLite, where a composite key cannot auto-increment, the migration declares `id` as the
+rowid-backed `INTEGER PRIMARY KEY`; queries never depend on that difference.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from fidelis.db.types import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+tenant = Table(
+    "tenant",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(63), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    # Program settings as a validated document (fidelis.program.schemas.ProgramSettings).
+    Column("program", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_key = Table(
+    "api_key",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False, index=True),
+    Column("token", String(100), nullable=False, unique=True),
+    # SHA-256 of the secret: the secret is 256 random bits, so a fast hash is enough.
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+customer = Table(
+    "customer",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("original_id", String(200), nullable=False),
+    Column("email", String(255), nullable=True),
+    # Lower-cased e-mail: lookups by e-mail are case-insensitive.
+    Column("email_key", String(255), nullable=True),
+    # Digits only, check digits validated.
+    Column("document", String(14), nullable=True),
+    Column("name", String(255), nullable=True),
+    Column("phone", String(50), nullable=True),
+    Column("birthday_date", UtcDateTime, nullable=True),
+    Column("signup_date", UtcDateTime, nullable=True),
+    Column("is_enrolled", Boolean, nullable=False),
+    Column("is_enabled", Boolean, nullable=False),
+    Column("status_reason", String(1000), nullable=True),
+    # No lot of this customer becomes available or expires before this instant (a lower bound:
+    # settling finds nothing due when it is early, never misses an event when it is right).
+    Column("settle_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "original_id"),
+    UniqueConstraint("tenant_id", "email_key"),
+    UniqueConstraint("tenant_id", "document"),
+)
+
+account = Table(
+    "account",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    # Cached: always equal to the sum of this account's entries (`fidelis ledger check`).
+    Column("balance", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "customer_id", "kind"),
+)
+
+transfer = Table(
+    "transfer",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("reason", String(1000), nullable=True),
+    Column("customer_reason", String(255), nullable=True),
+    Column("change_key", String(200), nullable=True),
+    Column("reverses_id", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    # A transfer is reversed at most once.
+    UniqueConstraint("tenant_id", "reverses_id"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_transfer_customer", "tenant_id", "customer_id", "id"),
+)
+
+entry = Table(
+    "entry",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("transfer_id", BigInteger, nullable=False),
+    Column("account_id", BigInteger, nullable=False),
+    # Signed: the entries of one transfer sum to zero.
+    Column("amount", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("amount <> 0", name="amount_nonzero"),
+    Index("ix_entry_transfer", "tenant_id", "transfer_id"),
+    Index("ix_entry_account", "tenant_id", "account_id"),
+)
+
+lot = Table(
+    "lot",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("transfer_id", BigInteger, nullable=False),
+    Column("origin", String(32), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    # Cached: amount minus the sum of this lot's movements' consumption.
+    Column("remaining", BigInteger, nullable=False),
+    # Part of `remaining` reserved by open holds (checkout redemptions, cashback locks).
+    Column("held", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_range"),
+    CheckConstraint("held >= 0 AND held <= remaining", name="held_range"),
+    CheckConstraint("status IN ('pending', 'available', 'expired')", name="status_known"),
+    Index("ix_lot_customer", "tenant_id", "customer_id", "status"),
+)
+
+lot_movement = Table(
+    "lot_movement",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("lot_id", BigInteger, nullable=False),
+    Column("transfer_id", BigInteger, nullable=False),
+    # Points taken from the lot (positive) or given back to it (negative).
+    Column("consumed", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("consumed <> 0", name="consumed_nonzero"),
+    Index("ix_lot_movement_lot", "tenant_id", "lot_id"),
+    Index("ix_lot_movement_transfer", "tenant_id", "transfer_id"),
+)
+
+idempotency_key = Table(
+    "idempotency_key",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    # One namespace per kind of key: "change" (ChangeKey), "redeem" (OriginalKey), ...
+    Column("scope", String(16), nullable=False),
+    Column("key", String(200), nullable=False),
+    # SHA-256 of the canonical request: same key + other request is told apart from a replay.
+    Column("request_hash", String(64), nullable=False),
+    Column("customer_id", BigInteger, nullable=True),
+    Column("transfer_id", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "scope", "key"),
+)

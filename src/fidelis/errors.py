@@ -1,0 +1,151 @@
+"""The domain error tree. Services raise these; each API face maps them to its wire format once.
+
+    FidelisError
+    ├── NotFound            the thing named does not exist (in this tenant)
+    │     CustomerNotFound, TenantNotFound
+    ├── Conflict            an idempotency key or a state forbids the request
+    │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict
+    ├── RuleViolation       a valid request that the program's rules refuse
+    │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled
+    └── InvalidInput        the request itself is malformed
+          InvalidField (ValidationError), PointsCannotBeZero, OperationTypeMismatch,
+          ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument
+
+Every leaf carries a stable `code` — the `CodeName` of the Private API's catalogue — so the
+mapping to envelopes (`api/pvt/envelope.py`), to the reservation API and to CLI messages is a
+lookup, not a chain of `isinstance` checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class FidelisError(Exception):
+    code: ClassVar[str] = "InternalError"
+    default_message: ClassVar[str] = "Internal error."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class NotFound(FidelisError):
+    pass
+
+
+class Conflict(FidelisError):
+    pass
+
+
+class RuleViolation(FidelisError):
+    pass
+
+
+class InvalidInput(FidelisError):
+    pass
+
+
+# --- not found -------------------------------------------------------------------------------
+
+
+class CustomerNotFound(NotFound):
+    code = "CustomerNotFound"
+    default_message = "Customer not found."
+
+
+class TenantNotFound(NotFound):
+    code = "TenantNotFound"
+    default_message = "Tenant not found."
+
+
+class ApiKeyNotFound(NotFound):
+    code = "ApiKeyNotFound"
+    default_message = "API key not found."
+
+
+# --- conflicts -------------------------------------------------------------------------------
+
+
+class ChangeKeyAlreadyUsed(Conflict):
+    code = "ChangeKeyAlreadyUsed"
+    default_message = "This ChangeKey was already used; nothing was changed."
+
+
+class IdempotencyKeyConflict(Conflict):
+    code = "IdempotencyKeyConflict"
+    default_message = "This key was already used for a different request."
+
+
+class TenantAlreadyExists(Conflict):
+    code = "TenantAlreadyExists"
+    default_message = "A tenant with this slug already exists."
+
+
+# --- rule violations -------------------------------------------------------------------------
+
+
+class InsufficientBalance(RuleViolation):
+    code = "InsufficientBalance"
+    default_message = "The customer does not have enough available points."
+
+
+class CustomerDisabled(RuleViolation):
+    code = "CustomerDisabled"
+    default_message = "The customer is disabled."
+
+
+class CashbackNotEnabled(RuleViolation):
+    code = "CashbackNotEnabled"
+    default_message = "Cashback is not enabled for this program."
+
+
+# --- invalid input ---------------------------------------------------------------------------
+
+
+class InvalidField(InvalidInput):
+    """A field is missing, of the wrong type or out of range (`ValidationError` on the wire)."""
+
+    code = "ValidationError"
+    default_message = "The request is invalid."
+
+
+class PointsCannotBeZero(InvalidInput):
+    code = "PointsCannotBeZero"
+    default_message = "Points cannot be zero."
+
+
+class OperationTypeMismatch(InvalidInput):
+    code = "OperationTypeMismatch"
+    default_message = "Adding needs a positive amount and removing a negative one."
+
+
+class ReasonRequired(InvalidInput):
+    code = "ReasonRequired"
+    default_message = "Reason is required."
+
+
+class CustomerReasonTooLong(InvalidInput):
+    code = "CustomerReasonTooLong"
+    default_message = "CustomerReason must be at most 255 characters."
+
+
+class InvalidValue(InvalidInput):
+    code = "InvalidValue"
+    default_message = "Invalid value."
+
+
+class InvalidDocument(InvalidInput):
+    code = "InvalidDocument"
+    default_message = "Document is not a valid CPF or CNPJ."
+
+
+# --- access ----------------------------------------------------------------------------------
+
+
+class Unauthorized(FidelisError):
+    """Missing, malformed, wrong or revoked credentials."""
+
+    code = "Unauthorized"
+    default_message = "Missing or invalid credentials."

@@ -1,0 +1,1 @@
+"""Idempotency keys, claimed under a unique constraint in the transaction they guard."""

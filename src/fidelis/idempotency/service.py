@@ -1,0 +1,17 @@
+"""Request fingerprints: "same request" = same endpoint, customer and business fields."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def request_hash(endpoint: str, customer_id: int | None, fields: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {"endpoint": endpoint, "customer": customer_id, "fields": fields},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,151 @@
+"""Ledger vocabulary: account kinds, transfer types, lot states, balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+
+class AccountKind(StrEnum):
+    """Every account belongs to one customer.
+
+    The customer's side: `available` (spendable; negative only as debt), `pending` (credits in
+    their waiting period), `held` (reserved by checkout redemptions and cashback locks).
+    The program's side of that customer's sub-ledger: `issued` (where credits come from),
+    `redeemed` (where spent points go), `expired` (where expired points go). Keeping the
+    program's side per customer means no transfer ever touches a row shared by all customers,
+    so unrelated customers never wait on each other.
+    """
+
+    available = "available"
+    pending = "pending"
+    held = "held"
+    issued = "issued"
+    redeemed = "redeemed"
+    expired = "expired"
+
+
+class PointType(IntEnum):
+    """The `PointType` of a customer's history item (stable numbers; add at the end)."""
+
+    Adjustment = 1
+    Purchase = 2
+    PurchaseReversal = 3
+    Expiration = 4
+    Redemption = 5
+    RedemptionCanceled = 6
+    CheckoutCashback = 7
+    CheckoutCashbackRefund = 8
+    CashbackUsed = 9
+    CashbackRefund = 10
+
+
+POINT_TYPE_DESCRIPTIONS: dict[PointType, str] = {
+    PointType.Adjustment: "Ajuste de pontos",
+    PointType.Purchase: "Pontos por compra",
+    PointType.PurchaseReversal: "Estorno de compra",
+    PointType.Expiration: "Pontos expirados",
+    PointType.Redemption: "Resgate de recompensa",
+    PointType.RedemptionCanceled: "Resgate cancelado",
+    PointType.CheckoutCashback: "Cashback usado no checkout",
+    PointType.CheckoutCashbackRefund: "Cashback devolvido",
+    PointType.CashbackUsed: "Cashback usado",
+    PointType.CashbackRefund: "Cashback devolvido",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TransferKind:
+    """How a transfer type moves points and how the customer sees it."""
+
+    source: AccountKind
+    destination: AccountKind
+    # +1 / -1: the sign of the movement in the customer's history; 0: not shown there.
+    history_sign: int
+    point_type: PointType | None
+
+
+class TransferType(StrEnum):
+    adjustment_credit = "adjustment_credit"
+    adjustment_debit = "adjustment_debit"
+    release = "release"
+    expiration = "expiration"
+
+    @property
+    def kind(self) -> TransferKind:
+        return TRANSFER_KINDS[self]
+
+
+TRANSFER_KINDS: dict[TransferType, TransferKind] = {
+    TransferType.adjustment_credit: TransferKind(
+        AccountKind.issued, AccountKind.available, +1, PointType.Adjustment
+    ),
+    TransferType.adjustment_debit: TransferKind(
+        AccountKind.available, AccountKind.redeemed, -1, PointType.Adjustment
+    ),
+    # Internal: pending → available when a lot's waiting period ends.
+    TransferType.release: TransferKind(AccountKind.pending, AccountKind.available, 0, None),
+    TransferType.expiration: TransferKind(
+        AccountKind.available, AccountKind.expired, -1, PointType.Expiration
+    ),
+}
+
+
+class LotStatus(StrEnum):
+    pending = "pending"
+    available = "available"
+    expired = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    available: int
+    pending: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    id: int
+    type: TransferType
+    amount: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Lot:
+    id: int
+    amount: int
+    remaining: int
+    held: int
+    status: LotStatus
+    available_at: datetime
+    expires_at: datetime | None
+
+    def is_available(self, now: datetime) -> bool:
+        """Spendable now, whether or not settling has written it down yet."""
+        if self.status == LotStatus.expired:
+            return False
+        if self.expires_at is not None and self.expires_at <= now:
+            return False
+        return self.status == LotStatus.available or self.available_at <= now
+
+    @property
+    def free(self) -> int:
+        return self.remaining - self.held
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    id: int
+    type: TransferType
+    amount: int
+    created_at: datetime
+    customer_reason: str | None
+    expires_at: datetime | None
+    is_canceled: bool
+
+    @property
+    def points(self) -> int:
+        return self.type.kind.history_sign * self.amount

@@ -1,0 +1,303 @@
+"""All SQL of the ledger. Every statement is scoped by tenant and customer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fidelis.db.tables import account, customer, entry, lot, lot_movement, transfer
+from fidelis.ledger.model import (
+    AccountKind,
+    Balances,
+    HistoryItem,
+    Lot,
+    LotStatus,
+    Transfer,
+    TransferType,
+)
+
+_CUSTOMER_SIDE = (AccountKind.available, AccountKind.pending, AccountKind.held)
+
+
+def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
+    """An INSERT that supports ON CONFLICT on both databases."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def add_transfer(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    type: TransferType,
+    amount: int,
+    now: datetime,
+    reason: str | None = None,
+    customer_reason: str | None = None,
+    change_key: str | None = None,
+    reverses_id: int | None = None,
+    destination: AccountKind | None = None,
+) -> Transfer:
+    """Insert the transfer, move the balances of both accounts and write both entries."""
+    source = type.kind.source
+    destination = destination or type.kind.destination
+    transfer_id = (
+        await conn.execute(
+            insert(transfer)
+            .values(
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                type=type.value,
+                amount=amount,
+                reason=reason,
+                customer_reason=customer_reason,
+                change_key=change_key,
+                reverses_id=reverses_id,
+                created_at=now,
+            )
+            .returning(transfer.c.id)
+        )
+    ).scalar_one()
+    upsert = dialect_insert(conn, account).values(
+        [
+            {"tenant_id": tenant_id, "customer_id": customer_id, "kind": source.value,
+             "balance": -amount},
+            {"tenant_id": tenant_id, "customer_id": customer_id, "kind": destination.value,
+             "balance": amount},
+        ]
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[account.c.tenant_id, account.c.customer_id, account.c.kind],
+        set_={"balance": account.c.balance + upsert.excluded.balance},
+    ).returning(account.c.id, account.c.kind)
+    account_ids = {row.kind: row.id for row in await conn.execute(upsert)}
+    await conn.execute(
+        insert(entry).values(
+            [
+                {"tenant_id": tenant_id, "transfer_id": transfer_id,
+                 "account_id": account_ids[source.value], "amount": -amount},
+                {"tenant_id": tenant_id, "transfer_id": transfer_id,
+                 "account_id": account_ids[destination.value], "amount": amount},
+            ]
+        )
+    )
+    return Transfer(id=transfer_id, type=type, amount=amount, created_at=now)
+
+
+async def add_lot(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    transfer_id: int,
+    origin: str,
+    amount: int,
+    status: LotStatus,
+    available_at: datetime,
+    expires_at: datetime | None,
+    now: datetime,
+) -> int:
+    result = await conn.execute(
+        insert(lot)
+        .values(
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            transfer_id=transfer_id,
+            origin=origin,
+            amount=amount,
+            remaining=amount,
+            held=0,
+            status=status.value,
+            available_at=available_at,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        .returning(lot.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def _lot(row: Any) -> Lot:
+    return Lot(
+        id=row.id,
+        amount=row.amount,
+        remaining=row.remaining,
+        held=row.held,
+        status=LotStatus(row.status),
+        available_at=row.available_at,
+        expires_at=row.expires_at,
+    )
+
+
+async def list_open_lots(conn: AsyncConnection, tenant_id: int, customer_id: int) -> list[Lot]:
+    """Pending and available lots with points left, in spending order.
+
+    Spending order: earliest expiry first, lots without expiry last, then oldest first.
+    """
+    rows = await conn.execute(
+        select(lot)
+        .where(
+            lot.c.tenant_id == tenant_id,
+            lot.c.customer_id == customer_id,
+            lot.c.status.in_([LotStatus.pending.value, LotStatus.available.value]),
+            lot.c.remaining > 0,
+        )
+        .order_by(lot.c.expires_at.is_(None), lot.c.expires_at, lot.c.id)
+    )
+    return [_lot(r) for r in rows]
+
+
+async def consume_lots(
+    conn: AsyncConnection, *, tenant_id: int, transfer_id: int, parts: Sequence[tuple[int, int]]
+) -> None:
+    """Take `points` from each `(lot_id, points)` and record the movements."""
+    if not parts:
+        return
+    await conn.execute(
+        update(lot)
+        .where(lot.c.tenant_id == bindparam("t_id"), lot.c.id == bindparam("l_id"))
+        .values(remaining=lot.c.remaining - bindparam("points")),
+        [{"t_id": tenant_id, "l_id": lot_id, "points": points} for lot_id, points in parts],
+    )
+    await conn.execute(
+        insert(lot_movement).values(
+            [
+                {"tenant_id": tenant_id, "lot_id": lot_id, "transfer_id": transfer_id,
+                 "consumed": points}
+                for lot_id, points in parts
+            ]
+        )
+    )
+
+
+async def set_lot_status(
+    conn: AsyncConnection, tenant_id: int, lot_ids: Sequence[int], status: LotStatus
+) -> None:
+    if lot_ids:
+        await conn.execute(
+            update(lot)
+            .where(lot.c.tenant_id == tenant_id, lot.c.id.in_(lot_ids))
+            .values(status=status.value)
+        )
+
+
+async def get_balances(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Balances:
+    rows = await conn.execute(
+        select(account.c.kind, account.c.balance).where(
+            account.c.tenant_id == tenant_id,
+            account.c.customer_id == customer_id,
+            account.c.kind.in_([k.value for k in _CUSTOMER_SIDE]),
+        )
+    )
+    by_kind = {row.kind: row.balance for row in rows}
+    return Balances(
+        available=by_kind.get(AccountKind.available, 0),
+        pending=by_kind.get(AccountKind.pending, 0),
+        held=by_kind.get(AccountKind.held, 0),
+    )
+
+
+async def set_settle_at(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, settle_at: datetime | None
+) -> None:
+    await conn.execute(
+        update(customer)
+        .where(customer.c.tenant_id == tenant_id, customer.c.id == customer_id)
+        .values(settle_at=settle_at)
+    )
+
+
+async def lower_settle_at(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, when: datetime
+) -> None:
+    """Make sure settling runs no later than `when` for this customer."""
+    await conn.execute(
+        update(customer)
+        .where(
+            customer.c.tenant_id == tenant_id,
+            customer.c.id == customer_id,
+            (customer.c.settle_at.is_(None)) | (customer.c.settle_at > when),
+        )
+        .values(settle_at=when)
+    )
+
+
+async def list_history(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    types: Sequence[TransferType],
+    limit: int,
+    offset: int = 0,
+) -> list[HistoryItem]:
+    """The customer's visible movements, newest first."""
+    reversal = transfer.alias("reversal")
+    credit_lot = lot.alias("credit_lot")
+    rows = await conn.execute(
+        select(
+            transfer.c.id,
+            transfer.c.type,
+            transfer.c.amount,
+            transfer.c.created_at,
+            transfer.c.customer_reason,
+            credit_lot.c.expires_at,
+            reversal.c.id.label("reversal_id"),
+        )
+        .select_from(
+            transfer.outerjoin(
+                reversal,
+                and_(
+                    reversal.c.tenant_id == transfer.c.tenant_id,
+                    reversal.c.reverses_id == transfer.c.id,
+                ),
+            ).outerjoin(
+                credit_lot,
+                and_(
+                    credit_lot.c.tenant_id == transfer.c.tenant_id,
+                    credit_lot.c.transfer_id == transfer.c.id,
+                ),
+            )
+        )
+        .where(
+            transfer.c.tenant_id == tenant_id,
+            transfer.c.customer_id == customer_id,
+            transfer.c.type.in_([t.value for t in types]),
+        )
+        .order_by(transfer.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        HistoryItem(
+            id=r.id,
+            type=TransferType(r.type),
+            amount=r.amount,
+            created_at=r.created_at,
+            customer_reason=r.customer_reason,
+            expires_at=r.expires_at,
+            is_canceled=r.reversal_id is not None,
+        )
+        for r in rows
+    ]
+
+
+async def count_history(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, types: Sequence[TransferType]
+) -> int:
+    result = await conn.execute(
+        select(func.count()).where(
+            transfer.c.tenant_id == tenant_id,
+            transfer.c.customer_id == customer_id,
+            transfer.c.type.in_([t.value for t in types]),
+        )
+    )
+    return int(result.scalar_one())
+

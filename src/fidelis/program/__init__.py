@@ -1,0 +1,1 @@
+"""Per-tenant program settings (spec README, "Program settings")."""

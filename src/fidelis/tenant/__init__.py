@@ -1,0 +1,1 @@
+"""Tenants (one loyalty program each) and their API keys."""
