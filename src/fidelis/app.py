@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -22,11 +23,15 @@ from fidelis.api.pvt import envelope
 from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.errors import FidelisError, InvalidField
+from fidelis.kit.clock import utc_now
 
 log = structlog.get_logger("fidelis.http")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+) -> FastAPI:
+    """Build the app. `clock` is the source of every request's `now` (tests pass their own)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -49,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JSONResponse,
     )
     app.state.settings = settings
+    app.state.clock = clock
     routers = [pvt_customers.router, admin_program.router]
     for router in routers:
         app.include_router(router)
@@ -65,8 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     _install_error_mappers(app)
     app.add_middleware(
-        CaseInsensitivePaths, paths=[r.path for router in routers for r in router.routes
-                                     if isinstance(r, APIRoute)]
+        CaseInsensitivePaths,
+        paths=[r.path for router in routers for r in router.routes if isinstance(r, APIRoute)],
     )
     app.add_middleware(BodyLimit)
     return app
@@ -92,8 +98,7 @@ def _install_error_mappers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__,
-                  exc_info=exc)
+        log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
         return envelope.error(FidelisError("Internal error."))
 
 

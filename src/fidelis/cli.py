@@ -86,7 +86,7 @@ def run(work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
 def migrate_or_fail(config: Settings) -> None:
     try:
         upgrade_to_head(config.database_url)
-    except Exception as exc:  # noqa: BLE001 - any failure here is reported as one line
+    except Exception as exc:
         fail(f"migration failed: {type(exc).__name__}: {exc}".splitlines()[0])
 
 
@@ -170,8 +170,15 @@ def key_revoke(
 
 def _print_credentials(credentials: tenant_service.Credentials, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps({"tenant": credentials.tenant, "api_token": credentials.api_token,
-                               "api_key": credentials.api_key}))
+        typer.echo(
+            json.dumps(
+                {
+                    "tenant": credentials.tenant,
+                    "api_token": credentials.api_token,
+                    "api_key": credentials.api_key,
+                }
+            )
+        )
         return
     out.print(f"tenant:    {credentials.tenant}")
     out.print(f"ApiToken:  {credentials.api_token}")
@@ -243,11 +250,15 @@ def program_set(
     if points_expire_after_days is not None:
         changes["PointsExpireAfterDays"] = points_expire_after_days or None
     if max_percent_of_purchase is not None:
-        rule["MaxPercentOfPurchase"] = _decimal(max_percent_of_purchase, "--max-percent-of-purchase")
+        rule["MaxPercentOfPurchase"] = _decimal(
+            max_percent_of_purchase, "--max-percent-of-purchase"
+        )
     if min_purchase_value is not None:
         rule["MinPurchaseValue"] = _decimal(min_purchase_value, "--min-purchase-value")
     if max_value is not None:
-        rule["MaxValue"] = None if max_value.lower() == "none" else _decimal(max_value, "--max-value")
+        rule["MaxValue"] = (
+            None if max_value.lower() == "none" else _decimal(max_value, "--max-value")
+        )
     if base is not None:
         rule["Base"] = base
     if rule:
@@ -312,5 +323,3 @@ def ledger_check_command(
 
 def main() -> None:
     app()
-
-

@@ -1,1 +1,1 @@
-"""Manual adjustments: points and cashback added or removed by the store (`/points`, `/cashback`)."""
+"""Manual adjustments: points and cashback added or removed by the store."""

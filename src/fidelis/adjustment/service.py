@@ -72,8 +72,15 @@ async def change_points(
     if points == 0:
         raise PointsCannotBeZero()
     return await _apply(
-        conn, tenant_id=tenant_id, program=program, customer=customer, points=points,
-        change=change, now=now, endpoint="points", fingerprint={"Points": points},
+        conn,
+        tenant_id=tenant_id,
+        program=program,
+        customer=customer,
+        points=points,
+        change=change,
+        now=now,
+        endpoint="points",
+        fingerprint={"Points": points},
     )
 
 
@@ -104,8 +111,15 @@ async def change_cashback(
     if abs(points) > money.MAX_POINTS:
         raise InvalidValue("Value is too large.")
     return await _apply(
-        conn, tenant_id=tenant_id, program=program, customer=customer, points=points,
-        change=change, now=now, endpoint="cashback", fingerprint={"Value": str(value)},
+        conn,
+        tenant_id=tenant_id,
+        program=program,
+        customer=customer,
+        points=points,
+        change=change,
+        now=now,
+        endpoint="cashback",
+        fingerprint={"Value": str(value)},
     )
 
 
@@ -140,10 +154,16 @@ async def _apply(
             tenant_id=tenant_id,
             scope=CHANGE_KEY_SCOPE,
             key=change.change_key,
-            request_hash=request_hash(endpoint, customer.id, {
-                **fingerprint, "OperationType": change.operation, "Reason": change.reason,
-                "CustomerReason": change.customer_reason,
-            }),
+            request_hash=request_hash(
+                endpoint,
+                customer.id,
+                {
+                    **fingerprint,
+                    "OperationType": change.operation,
+                    "Reason": change.reason,
+                    "CustomerReason": change.customer_reason,
+                },
+            ),
             customer_id=customer.id,
             now=now,
         )
@@ -161,8 +181,11 @@ async def _apply(
     }
     if points > 0:
         await ledger.credit(
-            conn, type=TransferType.adjustment_credit, origin="adjustment",
-            expires_at=expires_at, **common,  # type: ignore[arg-type]
+            conn,
+            type=TransferType.adjustment_credit,
+            origin="adjustment",
+            expires_at=expires_at,
+            **common,  # type: ignore[arg-type]
         )
     else:
         await ledger.debit(conn, type=TransferType.adjustment_debit, **common)  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -11,7 +12,6 @@ from fastapi import Depends, Request
 
 from fidelis.db.engine import Database
 from fidelis.errors import Unauthorized
-from fidelis.kit.clock import utc_now
 from fidelis.tenant import service as tenant_service
 from fidelis.tenant.repository import Tenant
 
@@ -21,8 +21,10 @@ def get_db(request: Request) -> Database:
     return db
 
 
-def get_now() -> datetime:
-    return utc_now()
+def get_now(request: Request) -> datetime:
+    """The request's one `now`, read once at the edge and passed down to the services."""
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str]:

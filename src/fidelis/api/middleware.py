@@ -21,8 +21,7 @@ class CaseInsensitivePaths:
     def __init__(self, app: ASGIApp, paths: list[str]) -> None:
         self.app = app
         self.templates: list[list[str | None]] = [
-            [None if s.startswith("{") else s for s in path.strip("/").split("/")]
-            for path in paths
+            [None if s.startswith("{") else s for s in path.strip("/").split("/")] for path in paths
         ]
 
     def canonical(self, path: str) -> str:
@@ -30,8 +29,9 @@ class CaseInsensitivePaths:
         for template in self.templates:
             if len(template) != len(segments):
                 continue
-            if all(t is None or t.lower() == s.lower() for t, s in zip(template, segments,
-                                                                       strict=True)):
+            if all(
+                t is None or t.lower() == s.lower() for t, s in zip(template, segments, strict=True)
+            ):
                 if all(t is None or t == s for t, s in zip(template, segments, strict=True)):
                     return path
                 return "/" + "/".join(

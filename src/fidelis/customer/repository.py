@@ -45,9 +45,17 @@ def _customer(row: Any) -> Customer:
 
 
 _COLUMNS = (
-    customer.c.id, customer.c.original_id, customer.c.email, customer.c.document,
-    customer.c.name, customer.c.phone, customer.c.birthday_date, customer.c.signup_date,
-    customer.c.is_enrolled, customer.c.is_enabled, customer.c.settle_at,
+    customer.c.id,
+    customer.c.original_id,
+    customer.c.email,
+    customer.c.document,
+    customer.c.name,
+    customer.c.phone,
+    customer.c.birthday_date,
+    customer.c.signup_date,
+    customer.c.is_enrolled,
+    customer.c.is_enabled,
+    customer.c.settle_at,
 )
 
 
@@ -97,9 +105,7 @@ async def update_fields(
     )
 
 
-async def owner_of(
-    conn: AsyncConnection, tenant_id: int, column: str, value: str
-) -> int | None:
+async def owner_of(conn: AsyncConnection, tenant_id: int, column: str, value: str) -> int | None:
     """Id of the customer holding this e-mail key or document, if any."""
     result = await conn.execute(
         select(customer.c.id).where(customer.c.tenant_id == tenant_id, customer.c[column] == value)

@@ -102,9 +102,7 @@ async def upsert(
     """
     values = _clean(fields)
     original_id = values.pop("original_id")
-    existing = await repository.get_by(
-        conn, tenant_id, "original_id", original_id, for_update=True
-    )
+    existing = await repository.get_by(conn, tenant_id, "original_id", original_id, for_update=True)
     for column, label in (("email_key", "Email"), ("document", "Document")):
         if values.get(column):
             owner = await repository.owner_of(conn, tenant_id, column, values[column])
@@ -116,8 +114,14 @@ async def upsert(
             created = await repository.add(
                 conn,
                 tenant_id,
-                {"is_enrolled": True, **values, "original_id": original_id,
-                 "is_enabled": True, "created_at": now, "updated_at": now},
+                {
+                    "is_enrolled": True,
+                    **values,
+                    "original_id": original_id,
+                    "is_enabled": True,
+                    "created_at": now,
+                    "updated_at": now,
+                },
             )
             if created is not None:
                 operation = "created"
@@ -162,7 +166,12 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def change_status(
-    conn: AsyncConnection, tenant_id: int, ident: str, *, is_enabled: bool, reason: str | None,
+    conn: AsyncConnection,
+    tenant_id: int,
+    ident: str,
+    *,
+    is_enabled: bool,
+    reason: str | None,
     now: datetime,
 ) -> Customer:
     """Enable or disable a customer (a disabled one cannot earn, receive or redeem).
@@ -175,7 +184,9 @@ async def change_status(
     if blank(reason):
         raise ReasonRequired()
     await repository.update_fields(
-        conn, tenant_id, found.id,
+        conn,
+        tenant_id,
+        found.id,
         {"is_enabled": is_enabled, "status_reason": reason, "updated_at": now},
     )
     updated = await repository.get_by_id(conn, tenant_id, found.id)

@@ -38,7 +38,9 @@ async def claim(
         )
         .on_conflict_do_nothing(
             index_elements=[
-                idempotency_key.c.tenant_id, idempotency_key.c.scope, idempotency_key.c.key
+                idempotency_key.c.tenant_id,
+                idempotency_key.c.scope,
+                idempotency_key.c.key,
             ]
         )
         .returning(idempotency_key.c.key)

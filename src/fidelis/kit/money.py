@@ -1,7 +1,7 @@
 """Money and points.
 
 Points are the ledger's one unit and always integers. Cashback is points shown as R$:
-`cashback = points × point_value`. Amounts are `Decimal` in code and never `float`.
+`cashback = points * point_value`. Amounts are `Decimal` in code and never `float`.
 
 The one rounding rule: when a computed R$ amount or point count is not whole (a percentage cap,
 points per R$ of an order), it is rounded **down** (`ROUND_FLOOR` on non-negative values) — the

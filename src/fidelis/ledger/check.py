@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import Table, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import account, entry, lot, lot_movement, transfer
@@ -39,34 +39,52 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
 
     # 1. Every transfer has entries and they sum to zero.
     sums = (
-        select(transfer.c.id, func.count(entry.c.id).label("n"),
-               func.coalesce(func.sum(entry.c.amount), 0).label("total"))
-        .select_from(transfer.outerjoin(
-            entry, and_(entry.c.tenant_id == transfer.c.tenant_id,
-                        entry.c.transfer_id == transfer.c.id)))
+        select(
+            transfer.c.id,
+            func.count(entry.c.id).label("n"),
+            func.coalesce(func.sum(entry.c.amount), 0).label("total"),
+        )
+        .select_from(
+            transfer.outerjoin(
+                entry,
+                and_(
+                    entry.c.tenant_id == transfer.c.tenant_id, entry.c.transfer_id == transfer.c.id
+                ),
+            )
+        )
         .where(transfer.c.tenant_id == tenant_id)
         .group_by(transfer.c.id)
         .having((func.count(entry.c.id) < 2) | (func.coalesce(func.sum(entry.c.amount), 0) != 0))
     )
     for row in await conn.execute(sums):
-        report("transfer-sums-to-zero",
-               f"transfer {row.id}: {row.n} entries summing to {row.total}")
+        report(
+            "transfer-sums-to-zero", f"transfer {row.id}: {row.n} entries summing to {row.total}"
+        )
 
     # 2. Every entry belongs to an account of the transfer's own customer.
     stray = (
         select(entry.c.id, entry.c.transfer_id)
         .select_from(
-            entry.join(transfer, and_(transfer.c.tenant_id == entry.c.tenant_id,
-                                      transfer.c.id == entry.c.transfer_id))
-            .outerjoin(account, and_(account.c.tenant_id == entry.c.tenant_id,
-                                     account.c.id == entry.c.account_id))
+            entry.join(
+                transfer,
+                and_(
+                    transfer.c.tenant_id == entry.c.tenant_id, transfer.c.id == entry.c.transfer_id
+                ),
+            ).outerjoin(
+                account,
+                and_(account.c.tenant_id == entry.c.tenant_id, account.c.id == entry.c.account_id),
+            )
         )
-        .where(entry.c.tenant_id == tenant_id,
-               (account.c.id.is_(None)) | (account.c.customer_id != transfer.c.customer_id))
+        .where(
+            entry.c.tenant_id == tenant_id,
+            (account.c.id.is_(None)) | (account.c.customer_id != transfer.c.customer_id),
+        )
     )
     for row in await conn.execute(stray):
-        report("entry-account-owner",
-               f"entry {row.id} of transfer {row.transfer_id} posts to another customer's account")
+        report(
+            "entry-account-owner",
+            f"entry {row.id} of transfer {row.transfer_id} posts to another customer's account",
+        )
 
     # 3. Every cached balance equals the sum of its entries.
     entry_sums = (
@@ -76,16 +94,25 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
         .subquery()
     )
     balances = (
-        select(account.c.id, account.c.customer_id, account.c.kind, account.c.balance,
-               func.coalesce(entry_sums.c.total, 0).label("total"))
+        select(
+            account.c.id,
+            account.c.customer_id,
+            account.c.kind,
+            account.c.balance,
+            func.coalesce(entry_sums.c.total, 0).label("total"),
+        )
         .select_from(account.outerjoin(entry_sums, entry_sums.c.account_id == account.c.id))
-        .where(account.c.tenant_id == tenant_id,
-               account.c.balance != func.coalesce(entry_sums.c.total, 0))
+        .where(
+            account.c.tenant_id == tenant_id,
+            account.c.balance != func.coalesce(entry_sums.c.total, 0),
+        )
     )
     for row in await conn.execute(balances):
-        report("cached-balance",
-               f"account {row.id} ({row.kind} of customer {row.customer_id}) caches "
-               f"{row.balance} but its entries sum to {row.total}")
+        report(
+            "cached-balance",
+            f"account {row.id} ({row.kind} of customer {row.customer_id}) caches "
+            f"{row.balance} but its entries sum to {row.total}",
+        )
 
     # 4. Every lot's remaining equals its amount minus what was consumed from it.
     consumed = (
@@ -95,15 +122,23 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
         .subquery()
     )
     lots = (
-        select(lot.c.id, lot.c.amount, lot.c.remaining,
-               func.coalesce(consumed.c.total, 0).label("total"))
+        select(
+            lot.c.id,
+            lot.c.amount,
+            lot.c.remaining,
+            func.coalesce(consumed.c.total, 0).label("total"),
+        )
         .select_from(lot.outerjoin(consumed, consumed.c.lot_id == lot.c.id))
-        .where(lot.c.tenant_id == tenant_id,
-               lot.c.remaining != lot.c.amount - func.coalesce(consumed.c.total, 0))
+        .where(
+            lot.c.tenant_id == tenant_id,
+            lot.c.remaining != lot.c.amount - func.coalesce(consumed.c.total, 0),
+        )
     )
     for row in await conn.execute(lots):
-        report("lot-remaining",
-               f"lot {row.id}: remaining {row.remaining}, but {row.amount} - {row.total} consumed")
+        report(
+            "lot-remaining",
+            f"lot {row.id}: remaining {row.remaining}, but {row.amount} - {row.total} consumed",
+        )
 
     # 5. Customer balances agree with their lots:
     #    available = Σ free points of available lots; pending = Σ remaining of pending lots;
@@ -111,10 +146,15 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
     per_lot = (
         select(
             lot.c.customer_id,
-            func.sum(case((lot.c.status == LotStatus.available.value,
-                           lot.c.remaining - lot.c.held), else_=0)).label("available"),
-            func.sum(case((lot.c.status == LotStatus.pending.value, lot.c.remaining),
-                          else_=0)).label("pending"),
+            func.sum(
+                case(
+                    (lot.c.status == LotStatus.available.value, lot.c.remaining - lot.c.held),
+                    else_=0,
+                )
+            ).label("available"),
+            func.sum(
+                case((lot.c.status == LotStatus.pending.value, lot.c.remaining), else_=0)
+            ).label("pending"),
             func.sum(lot.c.held).label("held"),
         )
         .where(lot.c.tenant_id == tenant_id)
@@ -124,34 +164,56 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
     customer_side = (
         select(
             account.c.customer_id,
-            func.sum(case((account.c.kind == AccountKind.available.value, account.c.balance),
-                          else_=0)).label("available"),
-            func.sum(case((account.c.kind == AccountKind.pending.value, account.c.balance),
-                          else_=0)).label("pending"),
-            func.sum(case((account.c.kind == AccountKind.held.value, account.c.balance),
-                          else_=0)).label("held"),
+            func.sum(
+                case((account.c.kind == AccountKind.available.value, account.c.balance), else_=0)
+            ).label("available"),
+            func.sum(
+                case((account.c.kind == AccountKind.pending.value, account.c.balance), else_=0)
+            ).label("pending"),
+            func.sum(
+                case((account.c.kind == AccountKind.held.value, account.c.balance), else_=0)
+            ).label("held"),
         )
         .where(account.c.tenant_id == tenant_id)
         .group_by(account.c.customer_id)
         .subquery()
     )
     both = union_all(
-        select(per_lot.c.customer_id, per_lot.c.available, per_lot.c.pending, per_lot.c.held,
-               literal(1).label("side")),
-        select(customer_side.c.customer_id, -customer_side.c.available,
-               -customer_side.c.pending, -customer_side.c.held, literal(2).label("side")),
+        select(
+            per_lot.c.customer_id,
+            per_lot.c.available,
+            per_lot.c.pending,
+            per_lot.c.held,
+            literal(1).label("side"),
+        ),
+        select(
+            customer_side.c.customer_id,
+            -customer_side.c.available,
+            -customer_side.c.pending,
+            -customer_side.c.held,
+            literal(2).label("side"),
+        ),
     ).subquery()
     mismatches = (
-        select(both.c.customer_id, func.sum(both.c.available).label("available"),
-               func.sum(both.c.pending).label("pending"), func.sum(both.c.held).label("held"))
+        select(
+            both.c.customer_id,
+            func.sum(both.c.available).label("available"),
+            func.sum(both.c.pending).label("pending"),
+            func.sum(both.c.held).label("held"),
+        )
         .group_by(both.c.customer_id)
-        .having((func.sum(both.c.available) != 0) | (func.sum(both.c.pending) != 0)
-                | (func.sum(both.c.held) != 0))
+        .having(
+            (func.sum(both.c.available) != 0)
+            | (func.sum(both.c.pending) != 0)
+            | (func.sum(both.c.held) != 0)
+        )
     )
     for row in await conn.execute(mismatches):
-        report("balances-match-lots",
-               f"customer {row.customer_id}: lots minus accounts differ by "
-               f"available {row.available}, pending {row.pending}, held {row.held}")
+        report(
+            "balances-match-lots",
+            f"customer {row.customer_id}: lots minus accounts differ by "
+            f"available {row.available}, pending {row.pending}, held {row.held}",
+        )
 
     # 6. An expired lot keeps only points still held by an open reservation.
     for row in await conn.execute(
@@ -161,29 +223,41 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
             lot.c.remaining != lot.c.held,
         )
     ):
-        report("expired-lot-empty",
-               f"lot {row.id} is expired but keeps {row.remaining - row.held} unheld points")
+        report(
+            "expired-lot-empty",
+            f"lot {row.id} is expired but keeps {row.remaining - row.held} unheld points",
+        )
 
     # 7. A reversal names an existing transfer of the same customer.
     original = transfer.alias("original")
     for row in await conn.execute(
         select(transfer.c.id, transfer.c.reverses_id)
-        .select_from(transfer.outerjoin(
-            original, and_(original.c.tenant_id == transfer.c.tenant_id,
-                           original.c.id == transfer.c.reverses_id)))
-        .where(transfer.c.tenant_id == tenant_id, transfer.c.reverses_id.is_not(None),
-               (original.c.id.is_(None)) | (original.c.customer_id != transfer.c.customer_id))
+        .select_from(
+            transfer.outerjoin(
+                original,
+                and_(
+                    original.c.tenant_id == transfer.c.tenant_id,
+                    original.c.id == transfer.c.reverses_id,
+                ),
+            )
+        )
+        .where(
+            transfer.c.tenant_id == tenant_id,
+            transfer.c.reverses_id.is_not(None),
+            (original.c.id.is_(None)) | (original.c.customer_id != transfer.c.customer_id),
+        )
     ):
-        report("reversal-target",
-               f"transfer {row.id} reverses {row.reverses_id}, which is not the same customer's")
+        report(
+            "reversal-target",
+            f"transfer {row.id} reverses {row.reverses_id}, which is not the same customer's",
+        )
     return found
 
 
 async def summarize(conn: AsyncConnection, tenant_id: int) -> Summary:
-    async def count(table: object) -> int:
-        t = table  # a Table
+    async def count(table: Table) -> int:
         result = await conn.execute(
-            select(func.count()).select_from(t).where(t.c.tenant_id == tenant_id)  # type: ignore[attr-defined]
+            select(func.count()).select_from(table).where(table.c.tenant_id == tenant_id)
         )
         return int(result.scalar_one())
 

@@ -67,10 +67,18 @@ async def add_transfer(
     ).scalar_one()
     upsert = dialect_insert(conn, account).values(
         [
-            {"tenant_id": tenant_id, "customer_id": customer_id, "kind": source.value,
-             "balance": -amount},
-            {"tenant_id": tenant_id, "customer_id": customer_id, "kind": destination.value,
-             "balance": amount},
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "kind": source.value,
+                "balance": -amount,
+            },
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "kind": destination.value,
+                "balance": amount,
+            },
         ]
     )
     upsert = upsert.on_conflict_do_update(
@@ -81,10 +89,18 @@ async def add_transfer(
     await conn.execute(
         insert(entry).values(
             [
-                {"tenant_id": tenant_id, "transfer_id": transfer_id,
-                 "account_id": account_ids[source.value], "amount": -amount},
-                {"tenant_id": tenant_id, "transfer_id": transfer_id,
-                 "account_id": account_ids[destination.value], "amount": amount},
+                {
+                    "tenant_id": tenant_id,
+                    "transfer_id": transfer_id,
+                    "account_id": account_ids[source.value],
+                    "amount": -amount,
+                },
+                {
+                    "tenant_id": tenant_id,
+                    "transfer_id": transfer_id,
+                    "account_id": account_ids[destination.value],
+                    "amount": amount,
+                },
             ]
         )
     )
@@ -169,8 +185,12 @@ async def consume_lots(
     await conn.execute(
         insert(lot_movement).values(
             [
-                {"tenant_id": tenant_id, "lot_id": lot_id, "transfer_id": transfer_id,
-                 "consumed": points}
+                {
+                    "tenant_id": tenant_id,
+                    "lot_id": lot_id,
+                    "transfer_id": transfer_id,
+                    "consumed": points,
+                }
                 for lot_id, points in parts
             ]
         )
@@ -300,4 +320,3 @@ async def count_history(
         )
     )
     return int(result.scalar_one())
-

@@ -103,13 +103,14 @@ async def debit(
     Raises:
         InsufficientBalance: fewer than `amount` points are available (nothing changes).
     """
-    lots = [lot for lot in await repository.list_open_lots(conn, tenant_id, customer_id)
-            if lot.is_available(now)]
+    lots = [
+        lot
+        for lot in await repository.list_open_lots(conn, tenant_id, customer_id)
+        if lot.is_available(now)
+    ]
     parts = plan_consumption(lots, amount)
     if parts is None:
-        raise InsufficientBalance(
-            available=sum(lot.free for lot in lots), requested=amount
-        )
+        raise InsufficientBalance(available=sum(lot.free for lot in lots), requested=amount)
     moved = await repository.add_transfer(
         conn,
         tenant_id=tenant_id,
@@ -139,9 +140,7 @@ def plan_consumption(lots: list[Lot], amount: int) -> list[tuple[int, int]] | No
     return None if left > 0 else parts
 
 
-async def settle(
-    conn: AsyncConnection, *, tenant_id: int, customer_id: int, now: datetime
-) -> None:
+async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now: datetime) -> None:
     """Release pending lots and expire available ones whose time has come."""
     lots = await repository.list_open_lots(conn, tenant_id, customer_id)
     released: list[int] = []
@@ -151,16 +150,24 @@ async def settle(
         status = lot.status
         if status == LotStatus.pending and lot.available_at <= now:
             await repository.add_transfer(
-                conn, tenant_id=tenant_id, customer_id=customer_id,
-                type=TransferType.release, amount=lot.remaining, now=now,
+                conn,
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                type=TransferType.release,
+                amount=lot.remaining,
+                now=now,
             )
             released.append(lot.id)
             status = LotStatus.available
         if status == LotStatus.available and lot.expires_at is not None and lot.expires_at <= now:
             if lot.free > 0:
                 moved = await repository.add_transfer(
-                    conn, tenant_id=tenant_id, customer_id=customer_id,
-                    type=TransferType.expiration, amount=lot.free, now=now,
+                    conn,
+                    tenant_id=tenant_id,
+                    customer_id=customer_id,
+                    type=TransferType.expiration,
+                    amount=lot.free,
+                    now=now,
                 )
                 await repository.consume_lots(
                     conn, tenant_id=tenant_id, transfer_id=moved.id, parts=[(lot.id, lot.free)]
@@ -216,7 +223,5 @@ def project(cached: Balances, lots: list[Lot], now: datetime) -> Balances:
     return Balances(available=available, pending=pending, held=cached.held)
 
 
-async def open_lots(
-    conn: AsyncConnection, *, tenant_id: int, customer_id: int
-) -> list[Lot]:
+async def open_lots(conn: AsyncConnection, *, tenant_id: int, customer_id: int) -> list[Lot]:
     return await repository.list_open_lots(conn, tenant_id, customer_id)

@@ -24,9 +24,7 @@ def run_migrations_online() -> None:
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(_sync_url(url), poolclass=pool.NullPool)
         with engine.connect() as connection:
-            context.configure(
-                connection=connection, target_metadata=metadata, render_as_batch=True
-            )
+            context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
             with context.begin_transaction():
                 context.run_migrations()
         engine.dispose()

@@ -30,9 +30,7 @@ def merge(current: ProgramSettings, changes: dict[str, Any]) -> ProgramSettings:
         raise InvalidField(describe_validation_error(exc)) from None
 
 
-async def update(
-    conn: AsyncConnection, tenant_id: int, changes: dict[str, Any]
-) -> ProgramSettings:
+async def update(conn: AsyncConnection, tenant_id: int, changes: dict[str, Any]) -> ProgramSettings:
     """Validate and store new settings for the tenant.
 
     Raises:

@@ -84,8 +84,8 @@ async def history(
     customer_id: CustomerIdent,
     tenant: CurrentTenant,
     db: DB,
-    PageNumber: Annotated[int, Query(ge=1, le=1_000_000)] = 1,  # noqa: N803 - wire name
-    PageSize: Annotated[int, Query(ge=1, le=50)] = 10,  # noqa: N803 - wire name
+    PageNumber: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    PageSize: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> JSONResponse:
     async with db.read() as conn:
         customer = await customer_service.get(conn, tenant.id, customer_id)
@@ -104,8 +104,13 @@ async def change_points(
     try:
         async with db.write() as conn:
             summary = await adjustment.change_points(
-                conn, tenant_id=tenant.id, program=tenant.program, ident=customer_id,
-                points=body.Points, change=change, now=now,
+                conn,
+                tenant_id=tenant.id,
+                program=tenant.program,
+                ident=customer_id,
+                points=body.Points,
+                change=change,
+                now=now,
             )
     except ChangeKeyAlreadyUsed as exc:
         return envelope.error(
@@ -122,8 +127,13 @@ async def change_cashback(
     try:
         async with db.write() as conn:
             summary = await adjustment.change_cashback(
-                conn, tenant_id=tenant.id, program=tenant.program, ident=customer_id,
-                value=body.Value, change=change, now=now,
+                conn,
+                tenant_id=tenant.id,
+                program=tenant.program,
+                ident=customer_id,
+                value=body.Value,
+                change=change,
+                now=now,
             )
     except ChangeKeyAlreadyUsed as exc:
         return envelope.error(

@@ -98,14 +98,13 @@ def ok(result: Any = None, code_name: str | None = None) -> JSONResponse:
     return JSONResponse(content, status_code=status)
 
 
-def error(
-    exc: FidelisError, *, result: Any = None, in_path: bool = False
-) -> JSONResponse:
+def error(exc: FidelisError, *, result: Any = None, in_path: bool = False) -> JSONResponse:
     code_name = exc.code
     status_override: int | None = None
     if code_name not in CATALOGUE:
-        family = next((c.__name__ for c in type(exc).__mro__ if c.__name__ in FAMILY_FALLBACK),
-                      None)
+        family = next(
+            (c.__name__ for c in type(exc).__mro__ if c.__name__ in FAMILY_FALLBACK), None
+        )
         code_name, status_override = FAMILY_FALLBACK.get(family or "", ("ValidationError", 400))
     content, status = body(result, code_name=code_name, message=exc.message)
     if code_name == "CustomerNotFound" and in_path:
@@ -117,7 +116,13 @@ def error(
 def plain_error(status: int, message: str) -> JSONResponse:
     """An error with no catalogue code (unknown route, wrong method)."""
     content = {
-        "ErrorMessage": message, "ErrorCode": None, "Result": None, "Code": None,
-        "CodeName": None, "Severity": int(Severity.Error), "HasWarning": False, "HasError": True,
+        "ErrorMessage": message,
+        "ErrorCode": None,
+        "Result": None,
+        "Code": None,
+        "CodeName": None,
+        "Severity": int(Severity.Error),
+        "HasWarning": False,
+        "HasError": True,
     }
     return JSONResponse(content, status_code=status)

@@ -17,7 +17,9 @@ def cashback(points: int, program: ProgramSettings) -> Decimal:
     return to_money(points, program.PointValue) if program.CashbackEnabled else Decimal(0)
 
 
-def customer_model(customer: Customer, balances: Balances, program: ProgramSettings) -> dict[str, Any]:
+def customer_model(
+    customer: Customer, balances: Balances, program: ProgramSettings
+) -> dict[str, Any]:
     return {
         "OriginalId": customer.original_id,
         "InternalId": str(customer.id),

@@ -18,7 +18,7 @@ depends_on = None
 UTC_DT = sa.DateTime(timezone=True)
 
 
-def _key(table: str) -> list[sa.SchemaItem]:
+def _key(table: str) -> list[sa.schema.SchemaItem]:
     """`(tenant_id, id)` primary key; on SQLite `id` is the auto-incrementing rowid instead."""
     if op.get_bind().dialect.name == "sqlite":
         return [
