@@ -2,9 +2,9 @@
 
     FidelisError
     ├── NotFound            the thing named does not exist (in this tenant)
-    │     CustomerNotFound, TenantNotFound
+    │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound
     ├── Conflict            an idempotency key or a state forbids the request
-    │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict
+    │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict, TransferAlreadyReversed, HoldNotActive
     ├── RuleViolation       a valid request that the program's rules refuse
     │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled
     └── InvalidInput        the request itself is malformed
@@ -60,6 +60,16 @@ class TenantNotFound(NotFound):
     default_message = "Tenant not found."
 
 
+class TransferNotFound(NotFound):
+    code = "TransferNotFound"
+    default_message = "Movement not found."
+
+
+class HoldNotFound(NotFound):
+    code = "HoldNotFound"
+    default_message = "Reservation not found."
+
+
 class ApiKeyNotFound(NotFound):
     code = "ApiKeyNotFound"
     default_message = "API key not found."
@@ -76,6 +86,16 @@ class ChangeKeyAlreadyUsed(Conflict):
 class IdempotencyKeyConflict(Conflict):
     code = "IdempotencyKeyConflict"
     default_message = "This key was already used for a different request."
+
+
+class TransferAlreadyReversed(Conflict):
+    code = "TransferAlreadyReversed"
+    default_message = "This movement was already reversed."
+
+
+class HoldNotActive(Conflict):
+    code = "HoldNotActive"
+    default_message = "These points are no longer reserved."
 
 
 class TenantAlreadyExists(Conflict):

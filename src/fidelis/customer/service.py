@@ -18,9 +18,8 @@ from fidelis.kit.document import digits as document_digits
 from fidelis.kit.text import blank
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import Balances, HistoryItem, TransferType
+from fidelis.ledger.model import Balances, HistoryItem
 
-HISTORY_TYPES = tuple(t for t in TransferType if t.kind.history_sign != 0)
 POINTS_HISTORY_SIZE = 20
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -207,7 +206,7 @@ async def points_summary(
         if lot.expires_at is not None and lot.is_available(now) and lot.free > 0:
             expiring[lot.expires_at] = expiring.get(lot.expires_at, 0) + lot.free
     history = await ledger_repository.list_history(
-        conn, tenant_id, found.id, types=HISTORY_TYPES, limit=POINTS_HISTORY_SIZE
+        conn, tenant_id, found.id, limit=POINTS_HISTORY_SIZE
     )
     return PointsSummary(
         customer=found,
@@ -221,9 +220,9 @@ async def history_page(
     conn: AsyncConnection, tenant_id: int, found: Customer, *, page: int, size: int
 ) -> HistoryPage:
     items = await ledger_repository.list_history(
-        conn, tenant_id, found.id, types=HISTORY_TYPES, limit=size, offset=(page - 1) * size
+        conn, tenant_id, found.id, limit=size, offset=(page - 1) * size
     )
-    total = await ledger_repository.count_history(conn, tenant_id, found.id, HISTORY_TYPES)
+    total = await ledger_repository.count_history(conn, tenant_id, found.id)
     return HistoryPage(items=items, total=total)
 
 

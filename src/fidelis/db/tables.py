@@ -114,6 +114,10 @@ transfer = Table(
     Column("customer_id", BigInteger, nullable=False),
     Column("type", String(32), nullable=False),
     Column("amount", BigInteger, nullable=False),
+    # What the customer's history shows: the signed effect on their points (0 = not shown) and
+    # its PointType. Fixed when written, so a reversal can show the opposite of its original.
+    Column("points", BigInteger, nullable=False),
+    Column("point_type", Integer, nullable=True),
     Column("reason", String(1000), nullable=True),
     Column("customer_reason", String(255), nullable=True),
     Column("change_key", String(200), nullable=True),
@@ -179,6 +183,41 @@ lot_movement = Table(
     CheckConstraint("consumed <> 0", name="consumed_nonzero"),
     Index("ix_lot_movement_lot", "tenant_id", "lot_id"),
     Index("ix_lot_movement_transfer", "tenant_id", "transfer_id"),
+)
+
+hold = Table(
+    "hold",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    # What reserved the points: "checkout" (checkout redemption) or "lock" (cashback lock).
+    Column("purpose", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("captured", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("transfer_id", BigInteger, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("captured >= 0 AND captured <= amount", name="captured_range"),
+    CheckConstraint("status IN ('active', 'captured', 'released', 'expired')", name="status_known"),
+    Index("ix_hold_customer", "tenant_id", "customer_id", "status"),
+)
+
+hold_part = Table(
+    "hold_part",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("hold_id", BigInteger, nullable=False),
+    Column("lot_id", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    Index("ix_hold_part_hold", "tenant_id", "hold_id"),
 )
 
 idempotency_key = Table(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.db.tables import account, entry, lot, lot_movement, transfer
-from fidelis.ledger.model import AccountKind, LotStatus
+from fidelis.db.tables import account, entry, hold, hold_part, lot, lot_movement, transfer
+from fidelis.ledger.model import AccountKind, HoldStatus, LotStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +228,38 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
             f"lot {row.id} is expired but keeps {row.remaining - row.held} unheld points",
         )
 
-    # 7. A reversal names an existing transfer of the same customer.
+    # 7. Each lot's held points are exactly the parts of the active holds on it.
+    active_parts = (
+        select(hold_part.c.lot_id, func.sum(hold_part.c.amount).label("total"))
+        .join(
+            hold, and_(hold.c.tenant_id == hold_part.c.tenant_id, hold.c.id == hold_part.c.hold_id)
+        )
+        .where(hold_part.c.tenant_id == tenant_id, hold.c.status == HoldStatus.active.value)
+        .group_by(hold_part.c.lot_id)
+        .subquery()
+    )
+    for row in await conn.execute(
+        select(lot.c.id, lot.c.held, func.coalesce(active_parts.c.total, 0).label("total"))
+        .select_from(lot.outerjoin(active_parts, active_parts.c.lot_id == lot.c.id))
+        .where(lot.c.tenant_id == tenant_id, lot.c.held != func.coalesce(active_parts.c.total, 0))
+    ):
+        report("lot-held", f"lot {row.id} marks {row.held} held, active holds on it: {row.total}")
+
+    # 8. An active hold's parts add up to its amount.
+    part_sums = (
+        select(hold_part.c.hold_id, func.sum(hold_part.c.amount).label("total"))
+        .where(hold_part.c.tenant_id == tenant_id)
+        .group_by(hold_part.c.hold_id)
+        .subquery()
+    )
+    for row in await conn.execute(
+        select(hold.c.id, hold.c.amount, func.coalesce(part_sums.c.total, 0).label("total"))
+        .select_from(hold.outerjoin(part_sums, part_sums.c.hold_id == hold.c.id))
+        .where(hold.c.tenant_id == tenant_id, hold.c.amount != func.coalesce(part_sums.c.total, 0))
+    ):
+        report("hold-parts", f"hold {row.id} of {row.amount} has parts summing to {row.total}")
+
+    # 9. A reversal names an existing transfer of the same customer.
     original = transfer.alias("original")
     for row in await conn.execute(
         select(transfer.c.id, transfer.c.reverses_id)

@@ -71,6 +71,13 @@ class TransferType(StrEnum):
     adjustment_debit = "adjustment_debit"
     release = "release"
     expiration = "expiration"
+    hold = "hold"
+    hold_release = "hold_release"
+    hold_expiration = "hold_expiration"
+    capture = "capture"
+    # Undoes another transfer: its accounts are the original's, swapped, and its history sign is
+    # the original's, negated (`ledger.service.reverse`).
+    reversal = "reversal"
 
     @property
     def kind(self) -> TransferKind:
@@ -89,6 +96,18 @@ TRANSFER_KINDS: dict[TransferType, TransferKind] = {
     TransferType.expiration: TransferKind(
         AccountKind.available, AccountKind.expired, -1, PointType.Expiration
     ),
+    # Reserving points moves them out of reach but does not spend them: not in the history.
+    TransferType.hold: TransferKind(AccountKind.available, AccountKind.held, 0, None),
+    TransferType.hold_release: TransferKind(AccountKind.held, AccountKind.available, 0, None),
+    # Held points of a lot that expired meanwhile go straight to `expired` when released.
+    TransferType.hold_expiration: TransferKind(
+        AccountKind.held, AccountKind.expired, -1, PointType.Expiration
+    ),
+    TransferType.capture: TransferKind(
+        AccountKind.held, AccountKind.redeemed, -1, PointType.CashbackUsed
+    ),
+    # Placeholder accounts: a reversal always names its accounts explicitly.
+    TransferType.reversal: TransferKind(AccountKind.issued, AccountKind.available, 0, None),
 }
 
 
@@ -96,6 +115,26 @@ class LotStatus(StrEnum):
     pending = "pending"
     available = "available"
     expired = "expired"
+
+
+class HoldStatus(StrEnum):
+    active = "active"
+    captured = "captured"
+    released = "released"
+    expired = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: int
+    customer_id: int
+    purpose: str
+    amount: int
+    captured: int
+    status: HoldStatus
+    transfer_id: int
+    expires_at: datetime | None
+    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +179,9 @@ class Lot:
 class HistoryItem:
     id: int
     type: TransferType
-    amount: int
+    points: int
+    point_type: PointType | None
     created_at: datetime
     customer_reason: str | None
     expires_at: datetime | None
     is_canceled: bool
-
-    @property
-    def points(self) -> int:
-        return self.type.kind.history_sign * self.amount

@@ -10,13 +10,25 @@ from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.db.tables import account, customer, entry, lot, lot_movement, transfer
+from fidelis.db.tables import (
+    account,
+    customer,
+    entry,
+    hold,
+    hold_part,
+    lot,
+    lot_movement,
+    transfer,
+)
 from fidelis.ledger.model import (
     AccountKind,
     Balances,
     HistoryItem,
+    Hold,
+    HoldStatus,
     Lot,
     LotStatus,
+    PointType,
     Transfer,
     TransferType,
 )
@@ -43,11 +55,22 @@ async def add_transfer(
     customer_reason: str | None = None,
     change_key: str | None = None,
     reverses_id: int | None = None,
+    source: AccountKind | None = None,
     destination: AccountKind | None = None,
+    points: int | None = None,
+    point_type: PointType | None = None,
 ) -> Transfer:
-    """Insert the transfer, move the balances of both accounts and write both entries."""
-    source = type.kind.source
+    """Insert the transfer, move the balances of both accounts and write both entries.
+
+    `source`/`destination` default to the type's accounts; `points`/`point_type` (what the
+    customer's history shows) default to the type's sign times `amount` and its PointType.
+    """
+    source = source or type.kind.source
     destination = destination or type.kind.destination
+    if points is None:
+        points = type.kind.history_sign * amount
+    if point_type is None:
+        point_type = type.kind.point_type
     transfer_id = (
         await conn.execute(
             insert(transfer)
@@ -56,6 +79,8 @@ async def add_transfer(
                 customer_id=customer_id,
                 type=type.value,
                 amount=amount,
+                points=points,
+                point_type=int(point_type) if point_type is not None else None,
                 reason=reason,
                 customer_reason=customer_reason,
                 change_key=change_key,
@@ -254,7 +279,6 @@ async def list_history(
     tenant_id: int,
     customer_id: int,
     *,
-    types: Sequence[TransferType],
     limit: int,
     offset: int = 0,
 ) -> list[HistoryItem]:
@@ -265,7 +289,8 @@ async def list_history(
         select(
             transfer.c.id,
             transfer.c.type,
-            transfer.c.amount,
+            transfer.c.points,
+            transfer.c.point_type,
             transfer.c.created_at,
             transfer.c.customer_reason,
             credit_lot.c.expires_at,
@@ -289,7 +314,7 @@ async def list_history(
         .where(
             transfer.c.tenant_id == tenant_id,
             transfer.c.customer_id == customer_id,
-            transfer.c.type.in_([t.value for t in types]),
+            transfer.c.points != 0,
         )
         .order_by(transfer.c.id.desc())
         .limit(limit)
@@ -299,7 +324,8 @@ async def list_history(
         HistoryItem(
             id=r.id,
             type=TransferType(r.type),
-            amount=r.amount,
+            points=r.points,
+            point_type=PointType(r.point_type) if r.point_type is not None else None,
             created_at=r.created_at,
             customer_reason=r.customer_reason,
             expires_at=r.expires_at,
@@ -309,14 +335,210 @@ async def list_history(
     ]
 
 
-async def count_history(
-    conn: AsyncConnection, tenant_id: int, customer_id: int, types: Sequence[TransferType]
-) -> int:
+async def count_history(conn: AsyncConnection, tenant_id: int, customer_id: int) -> int:
     result = await conn.execute(
         select(func.count()).where(
             transfer.c.tenant_id == tenant_id,
             transfer.c.customer_id == customer_id,
-            transfer.c.type.in_([t.value for t in types]),
+            transfer.c.points != 0,
         )
     )
     return int(result.scalar_one())
+
+
+async def get_transfer(conn: AsyncConnection, tenant_id: int, transfer_id: int) -> Any:
+    """The transfer row with its source and destination account kinds, or None."""
+    source = account.alias("source")
+    destination = account.alias("destination")
+    debit = entry.alias("debit")
+    credit = entry.alias("credit")
+    row = (
+        await conn.execute(
+            select(
+                transfer.c.id,
+                transfer.c.customer_id,
+                transfer.c.type,
+                transfer.c.amount,
+                transfer.c.points,
+                transfer.c.point_type,
+                source.c.kind.label("source"),
+                destination.c.kind.label("destination"),
+            )
+            .select_from(
+                transfer.join(
+                    debit,
+                    and_(
+                        debit.c.tenant_id == transfer.c.tenant_id,
+                        debit.c.transfer_id == transfer.c.id,
+                        debit.c.amount < 0,
+                    ),
+                )
+                .join(
+                    credit,
+                    and_(
+                        credit.c.tenant_id == transfer.c.tenant_id,
+                        credit.c.transfer_id == transfer.c.id,
+                        credit.c.amount > 0,
+                    ),
+                )
+                .join(
+                    source,
+                    and_(
+                        source.c.tenant_id == transfer.c.tenant_id,
+                        source.c.id == debit.c.account_id,
+                    ),
+                )
+                .join(
+                    destination,
+                    and_(
+                        destination.c.tenant_id == transfer.c.tenant_id,
+                        destination.c.id == credit.c.account_id,
+                    ),
+                )
+            )
+            .where(transfer.c.tenant_id == tenant_id, transfer.c.id == transfer_id)
+        )
+    ).first()
+    return row
+
+
+async def is_reversed(conn: AsyncConnection, tenant_id: int, transfer_id: int) -> bool:
+    result = await conn.execute(
+        select(transfer.c.id).where(
+            transfer.c.tenant_id == tenant_id, transfer.c.reverses_id == transfer_id
+        )
+    )
+    return result.first() is not None
+
+
+async def list_movements(
+    conn: AsyncConnection, tenant_id: int, transfer_id: int
+) -> list[tuple[Lot, int]]:
+    """The lots a transfer consumed from (or gave back to), with the points of each."""
+    rows = await conn.execute(
+        select(lot, lot_movement.c.consumed)
+        .join(
+            lot_movement,
+            and_(lot_movement.c.tenant_id == lot.c.tenant_id, lot_movement.c.lot_id == lot.c.id),
+        )
+        .where(lot_movement.c.tenant_id == tenant_id, lot_movement.c.transfer_id == transfer_id)
+        .order_by(lot_movement.c.id)
+    )
+    return [(_lot(r), int(r.consumed)) for r in rows]
+
+
+async def get_lot_of(conn: AsyncConnection, tenant_id: int, transfer_id: int) -> Lot | None:
+    """The lot a credit transfer created."""
+    row = (
+        await conn.execute(
+            select(lot).where(lot.c.tenant_id == tenant_id, lot.c.transfer_id == transfer_id)
+        )
+    ).first()
+    return None if row is None else _lot(row)
+
+
+async def change_lot_held(
+    conn: AsyncConnection, *, tenant_id: int, parts: Sequence[tuple[int, int]]
+) -> None:
+    """Add `delta` to the held points of each `(lot_id, delta)`."""
+    if parts:
+        await conn.execute(
+            update(lot)
+            .where(lot.c.tenant_id == bindparam("t_id"), lot.c.id == bindparam("l_id"))
+            .values(held=lot.c.held + bindparam("delta")),
+            [{"t_id": tenant_id, "l_id": lot_id, "delta": delta} for lot_id, delta in parts],
+        )
+
+
+def _hold(row: Any) -> Hold:
+    return Hold(
+        id=row.id,
+        customer_id=row.customer_id,
+        purpose=row.purpose,
+        amount=row.amount,
+        captured=row.captured,
+        status=HoldStatus(row.status),
+        transfer_id=row.transfer_id,
+        expires_at=row.expires_at,
+        created_at=row.created_at,
+    )
+
+
+async def add_hold(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    purpose: str,
+    amount: int,
+    transfer_id: int,
+    parts: Sequence[tuple[int, int]],
+    expires_at: datetime | None,
+    now: datetime,
+) -> Hold:
+    hold_id = (
+        await conn.execute(
+            insert(hold)
+            .values(
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                purpose=purpose,
+                amount=amount,
+                captured=0,
+                status=HoldStatus.active.value,
+                transfer_id=transfer_id,
+                expires_at=expires_at,
+                created_at=now,
+            )
+            .returning(hold.c.id)
+        )
+    ).scalar_one()
+    await conn.execute(
+        insert(hold_part).values(
+            [
+                {"tenant_id": tenant_id, "hold_id": hold_id, "lot_id": lot_id, "amount": points}
+                for lot_id, points in parts
+            ]
+        )
+    )
+    return Hold(
+        hold_id, customer_id, purpose, amount, 0, HoldStatus.active, transfer_id, expires_at, now
+    )
+
+
+async def get_hold(conn: AsyncConnection, tenant_id: int, hold_id: int) -> Hold | None:
+    row = (
+        await conn.execute(select(hold).where(hold.c.tenant_id == tenant_id, hold.c.id == hold_id))
+    ).first()
+    return None if row is None else _hold(row)
+
+
+async def list_hold_parts(
+    conn: AsyncConnection, tenant_id: int, hold_id: int
+) -> list[tuple[Lot, int]]:
+    rows = await conn.execute(
+        select(lot, hold_part.c.amount.label("part"))
+        .join(
+            hold_part,
+            and_(hold_part.c.tenant_id == lot.c.tenant_id, hold_part.c.lot_id == lot.c.id),
+        )
+        .where(hold_part.c.tenant_id == tenant_id, hold_part.c.hold_id == hold_id)
+        .order_by(hold_part.c.id)
+    )
+    return [(_lot(r), int(r.part)) for r in rows]
+
+
+async def resolve_hold(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    hold_id: int,
+    status: HoldStatus,
+    captured: int,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        update(hold)
+        .where(hold.c.tenant_id == tenant_id, hold.c.id == hold_id)
+        .values(status=status.value, captured=captured, resolved_at=now)
+    )

@@ -10,6 +10,11 @@ Design overview
 - A credit creates a **lot** (its own availability and expiry). A debit consumes lots earliest
   expiry first (lots without expiry last, then oldest first) and records each consumption as a
   lot movement, so a later cancel can give points back to the exact lots they came from.
+- A **hold** reserves points of specific lots (`available -> held`, `lot.held`); it is later
+  **captured** (spent, possibly in part: `held -> redeemed`) or **released** (back to
+  `available`, or straight to `expired` for the part of a lot that expired meanwhile).
+- A **reversal** undoes one transfer (at most once): a debit's points go back to the exact lots
+  they came from; a credit's points are taken back from the lot it created first.
 - **Settling** writes down what time has done: pending lots whose `available_at` passed are
   released, available lots whose `expires_at` passed are expired. Writers settle a customer
   inside their own transaction before anything else; readers compute the same result without
@@ -25,13 +30,23 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.errors import InsufficientBalance
+from fidelis.errors import (
+    HoldNotActive,
+    HoldNotFound,
+    InsufficientBalance,
+    InvalidValue,
+    TransferAlreadyReversed,
+    TransferNotFound,
+)
 from fidelis.ledger import repository
 from fidelis.ledger.model import (
     AccountKind,
     Balances,
+    Hold,
+    HoldStatus,
     Lot,
     LotStatus,
+    PointType,
     Transfer,
     TransferType,
 )
@@ -225,3 +240,281 @@ def project(cached: Balances, lots: list[Lot], now: datetime) -> Balances:
 
 async def open_lots(conn: AsyncConnection, *, tenant_id: int, customer_id: int) -> list[Lot]:
     return await repository.list_open_lots(conn, tenant_id, customer_id)
+
+
+def _lost(lot: Lot, now: datetime) -> bool:
+    """True when points given back to this lot would already be expired."""
+    return lot.status == LotStatus.expired or (lot.expires_at is not None and lot.expires_at <= now)
+
+
+async def hold(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    amount: int,
+    purpose: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> Hold:
+    """Reserve `amount` available points (earliest expiry first) until captured or released.
+
+    Raises:
+        InsufficientBalance: fewer than `amount` points are free (nothing changes).
+    """
+    lots = [
+        lot
+        for lot in await repository.list_open_lots(conn, tenant_id, customer_id)
+        if lot.is_available(now)
+    ]
+    parts = plan_consumption(lots, amount)
+    if parts is None:
+        raise InsufficientBalance(available=sum(lot.free for lot in lots), requested=amount)
+    moved = await repository.add_transfer(
+        conn,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        type=TransferType.hold,
+        amount=amount,
+        now=now,
+    )
+    await repository.change_lot_held(conn, tenant_id=tenant_id, parts=parts)
+    return await repository.add_hold(
+        conn,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        purpose=purpose,
+        amount=amount,
+        transfer_id=moved.id,
+        parts=parts,
+        expires_at=expires_at,
+        now=now,
+    )
+
+
+async def _active_hold(conn: AsyncConnection, tenant_id: int, hold_id: int) -> Hold:
+    found = await repository.get_hold(conn, tenant_id, hold_id)
+    if found is None:
+        raise HoldNotFound()
+    if found.status != HoldStatus.active:
+        raise HoldNotActive(status=found.status)
+    return found
+
+
+async def capture(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    hold_id: int,
+    now: datetime,
+    amount: int | None = None,
+    type: TransferType = TransferType.capture,
+    point_type: PointType | None = None,
+    reason: str | None = None,
+    customer_reason: str | None = None,
+) -> Transfer | None:
+    """Spend `amount` (default: all) of a hold's points; the rest is released.
+
+    Returns the capture transfer, or None when `amount` is 0 (everything released).
+
+    Raises:
+        HoldNotFound, HoldNotActive, InvalidValue (amount above what is held).
+    """
+    found = await _active_hold(conn, tenant_id, hold_id)
+    amount = found.amount if amount is None else amount
+    if not 0 <= amount <= found.amount:
+        raise InvalidValue(f"cannot capture {amount} of a hold of {found.amount}")
+    parts = await repository.list_hold_parts(conn, tenant_id, hold_id)
+    taken: list[tuple[int, int]] = []
+    left_over: list[tuple[Lot, int]] = []
+    want = amount
+    for lot, part in parts:
+        take = min(part, want)
+        want -= take
+        if take:
+            taken.append((lot.id, take))
+        if part - take:
+            left_over.append((lot, part - take))
+    moved = None
+    if amount:
+        moved = await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=found.customer_id,
+            type=type,
+            amount=amount,
+            now=now,
+            point_type=point_type,
+            reason=reason,
+            customer_reason=customer_reason,
+        )
+        await repository.change_lot_held(
+            conn, tenant_id=tenant_id, parts=[(lot_id, -p) for lot_id, p in taken]
+        )
+        await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=taken)
+    await _give_back(conn, tenant_id, found.customer_id, left_over, now)
+    await repository.resolve_hold(
+        conn,
+        tenant_id=tenant_id,
+        hold_id=hold_id,
+        status=HoldStatus.captured,
+        captured=amount,
+        now=now,
+    )
+    return moved
+
+
+async def release(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    hold_id: int,
+    now: datetime,
+    status: HoldStatus = HoldStatus.released,
+) -> Hold:
+    """Give a hold's points back (`released`, or `expired` when its time ran out).
+
+    Raises:
+        HoldNotFound, HoldNotActive.
+    """
+    found = await _active_hold(conn, tenant_id, hold_id)
+    parts = await repository.list_hold_parts(conn, tenant_id, hold_id)
+    await _give_back(conn, tenant_id, found.customer_id, parts, now)
+    await repository.resolve_hold(
+        conn, tenant_id=tenant_id, hold_id=hold_id, status=status, captured=0, now=now
+    )
+    return found
+
+
+async def _give_back(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    parts: list[tuple[Lot, int]],
+    now: datetime,
+) -> None:
+    """Un-hold points: back to `available`, or to `expired` for lots whose time has passed."""
+    back = sum(p for lot, p in parts if not _lost(lot, now))
+    lost = [(lot.id, p) for lot, p in parts if _lost(lot, now)]
+    await repository.change_lot_held(
+        conn, tenant_id=tenant_id, parts=[(lot.id, -p) for lot, p in parts]
+    )
+    if back:
+        await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            type=TransferType.hold_release,
+            amount=back,
+            now=now,
+        )
+    if lost:
+        moved = await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            type=TransferType.hold_expiration,
+            amount=sum(p for _, p in lost),
+            now=now,
+        )
+        await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=lost)
+        # Any lot among them that has not been marked yet is expired now.
+        await repository.set_lot_status(
+            conn, tenant_id, [lot_id for lot_id, _ in lost], LotStatus.expired
+        )
+
+
+async def reverse(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    transfer_id: int,
+    now: datetime,
+    point_type: PointType | None = None,
+    reason: str | None = None,
+    customer_reason: str | None = None,
+) -> Transfer:
+    """Undo one transfer, at most once.
+
+    A debit's points go back to the exact lots they came from (keeping their expiry; the part
+    of a lot that expired meanwhile expires again at once). A credit's points are taken back,
+    from the lot it created first, then from the others, earliest expiry first.
+
+    Raises:
+        TransferNotFound, TransferAlreadyReversed,
+        InsufficientBalance (a credit whose points were already spent).
+    """
+    original = await repository.get_transfer(conn, tenant_id, transfer_id)
+    if original is None:
+        raise TransferNotFound()
+    if await repository.is_reversed(conn, tenant_id, transfer_id):
+        raise TransferAlreadyReversed()
+    source, destination = AccountKind(original.destination), AccountKind(original.source)
+    common = {
+        "tenant_id": tenant_id,
+        "customer_id": original.customer_id,
+        "type": TransferType.reversal,
+        "amount": original.amount,
+        "now": now,
+        "reverses_id": transfer_id,
+        "points": -original.points,
+        "point_type": point_type
+        or (PointType(original.point_type) if original.point_type is not None else None),
+        "reason": reason,
+        "customer_reason": customer_reason,
+    }
+    movements = await repository.list_movements(conn, tenant_id, transfer_id)
+    if movements:
+        moved = await repository.add_transfer(
+            conn, source=source, destination=destination, **common
+        )
+        await repository.consume_lots(
+            conn,
+            tenant_id=tenant_id,
+            transfer_id=moved.id,
+            parts=[(lot.id, -consumed) for lot, consumed in movements],
+        )
+        lost = [(lot.id, consumed) for lot, consumed in movements if _lost(lot, now)]
+        if lost:
+            expired = await repository.add_transfer(
+                conn,
+                tenant_id=tenant_id,
+                customer_id=original.customer_id,
+                type=TransferType.expiration,
+                amount=sum(p for _, p in lost),
+                now=now,
+            )
+            await repository.consume_lots(
+                conn, tenant_id=tenant_id, transfer_id=expired.id, parts=lost
+            )
+        return moved
+    created = await repository.get_lot_of(conn, tenant_id, transfer_id)
+    if created is None:
+        raise TransferNotFound("this movement cannot be reversed")
+    if created.status == LotStatus.pending:
+        source, parts = AccountKind.pending, [(created.id, original.amount)]
+        if created.remaining < original.amount:
+            raise InsufficientBalance(available=created.remaining, requested=original.amount)
+    else:
+        source = AccountKind.available
+        lots = [
+            lot
+            for lot in await repository.list_open_lots(conn, tenant_id, original.customer_id)
+            if lot.is_available(now)
+        ]
+        own = [lot for lot in lots if lot.id == created.id]
+        planned = plan_consumption(
+            own + [lot for lot in lots if lot.id != created.id], original.amount
+        )
+        if planned is None:
+            raise InsufficientBalance(
+                available=sum(lot.free for lot in lots), requested=original.amount
+            )
+        parts = planned
+    moved = await repository.add_transfer(conn, source=source, destination=destination, **common)
+    await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=parts)
+    return moved
+
+
+async def get_hold(conn: AsyncConnection, *, tenant_id: int, hold_id: int) -> Hold | None:
+    return await repository.get_hold(conn, tenant_id, hold_id)

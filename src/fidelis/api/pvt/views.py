@@ -37,7 +37,7 @@ def customer_model(
 
 
 def history_item(item: HistoryItem, program: ProgramSettings) -> dict[str, Any]:
-    point_type = item.type.kind.point_type
+    point_type = item.point_type
     return {
         "Id": item.id,
         "Date": iso_utc(item.created_at),

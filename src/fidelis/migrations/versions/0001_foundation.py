@@ -91,6 +91,8 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.BigInteger, nullable=False),
         sa.Column("type", sa.String(32), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("points", sa.BigInteger, nullable=False),
+        sa.Column("point_type", sa.Integer),
         sa.Column("reason", sa.String(1000)),
         sa.Column("customer_reason", sa.String(255)),
         sa.Column("change_key", sa.String(200)),
@@ -142,6 +144,34 @@ def upgrade() -> None:
     op.create_index("ix_lot_movement_lot", "lot_movement", ["tenant_id", "lot_id"])
     op.create_index("ix_lot_movement_transfer", "lot_movement", ["tenant_id", "transfer_id"])
     op.create_table(
+        "hold",
+        *_key("hold"),
+        sa.Column("customer_id", sa.BigInteger, nullable=False),
+        sa.Column("purpose", sa.String(16), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("captured", sa.BigInteger, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("transfer_id", sa.BigInteger, nullable=False),
+        sa.Column("expires_at", UTC_DT),
+        sa.Column("created_at", UTC_DT, nullable=False),
+        sa.Column("resolved_at", UTC_DT),
+        sa.CheckConstraint("amount > 0", name="ck_hold_amount_positive"),
+        sa.CheckConstraint("captured >= 0 AND captured <= amount", name="ck_hold_captured_range"),
+        sa.CheckConstraint(
+            "status IN ('active', 'captured', 'released', 'expired')", name="ck_hold_status_known"
+        ),
+    )
+    op.create_index("ix_hold_customer", "hold", ["tenant_id", "customer_id", "status"])
+    op.create_table(
+        "hold_part",
+        *_key("hold_part"),
+        sa.Column("hold_id", sa.BigInteger, nullable=False),
+        sa.Column("lot_id", sa.BigInteger, nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.CheckConstraint("amount > 0", name="ck_hold_part_amount_positive"),
+    )
+    op.create_index("ix_hold_part_hold", "hold_part", ["tenant_id", "hold_id"])
+    op.create_table(
         "idempotency_key",
         sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
         sa.Column("scope", sa.String(16), nullable=False),
@@ -157,6 +187,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (
         "idempotency_key",
+        "hold_part",
+        "hold",
         "lot_movement",
         "lot",
         "entry",
