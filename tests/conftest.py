@@ -59,14 +59,13 @@ class Clock:
         self.offset = timedelta(0)
 
 
-def _create_postgres_database(url: str) -> str:
-    """A fresh database on the server `url` points at; returns its URL."""
+def _postgres_admin(url: str, *statements: str) -> None:
+    """Run statements on the maintenance database of the server `url` points at."""
     import asyncpg
 
     parsed = make_url(url)
-    name = f"fidelis_test_{os.getpid()}"
 
-    async def create() -> None:
+    async def run() -> None:
         conn = await asyncpg.connect(
             host=parsed.host or "127.0.0.1",
             port=parsed.port or 5432,
@@ -75,22 +74,25 @@ def _create_postgres_database(url: str) -> str:
             database=parsed.database or "postgres",
         )
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
+            for statement in statements:
+                await conn.execute(statement)
         finally:
             await conn.close()
 
-    asyncio.run(create())
-    return parsed.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(run())
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     configured = os.environ.get("FIDELIS_TEST_DATABASE_URL")
     if configured and make_url(configured).get_backend_name() == "postgresql":
-        url = _create_postgres_database(configured)
+        name = f"fidelis_test_{os.getpid()}"
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        _postgres_admin(configured, drop, f'CREATE DATABASE "{name}"')
+        url = make_url(configured).set(database=name).render_as_string(hide_password=False)
         upgrade_to_head(url)
         yield url
+        _postgres_admin(configured, drop)
         return
     with tempfile.TemporaryDirectory(prefix="fidelis-test-") as folder:
         url = f"sqlite:///{Path(folder) / 'fidelis.db'}"
