@@ -93,6 +93,9 @@ def _install_error_mappers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:
+            # The framework could not parse the body (e.g. nesting too deep for the parser).
+            return envelope.error(InvalidField("The body could not be parsed as JSON."))
         messages = {404: "Not found.", 405: "Method not allowed."}
         return envelope.plain_error(exc.status_code, messages.get(exc.status_code, "Error."))
 

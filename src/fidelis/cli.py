@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from fidelis.config import Settings
 from fidelis.db.engine import Database
@@ -28,7 +29,12 @@ from fidelis.program.schemas import ProgramSettings
 from fidelis.tenant import repository as tenant_repository
 from fidelis.tenant import service as tenant_service
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="Fidelis loyalty engine.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Fidelis loyalty engine.",
+)
 tenant_app = typer.Typer(no_args_is_help=True, help="Tenants (loyalty programs).")
 key_app = typer.Typer(no_args_is_help=True, help="API keys.")
 program_app = typer.Typer(no_args_is_help=True, help="Program settings.")
@@ -62,8 +68,13 @@ def settings() -> Settings:
 
 
 def run(work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
-    """Run `work` with a database handle, turning domain errors into one line on stderr."""
+    """Run `work` with a database handle, turning every failure into one line on stderr.
+
+    The schema is brought to the latest migration first (a no-op when it already is), so the
+    commands work on a brand-new database just as `fidelis serve` does.
+    """
     config = settings()
+    migrate_or_fail(config)
 
     async def main() -> T:
         db = Database(config.database_url, timeout=config.db_timeout_seconds)
@@ -78,9 +89,14 @@ def run(work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
         fail(exc.message)
     except CliError as exc:
         fail(str(exc))
-    except OSError as exc:
-        fail(f"database unreachable: {exc}")
+    except (OSError, SQLAlchemyError) as exc:
+        fail(f"database error: {_first_line(exc)}")
     raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def migrate_or_fail(config: Settings) -> None:

@@ -84,6 +84,8 @@ class ProgramSettings(_Settings):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be blank")
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
         return value.strip()
 
     def to_document(self) -> dict[str, object]:

@@ -26,7 +26,12 @@ router = APIRouter(prefix="/v1/pvt/Customer", tags=["Customers"])
 
 CustomerIdent = Annotated[
     str,
-    Path(min_length=1, max_length=200, description="OriginalId, e-mail or CPF/CNPJ."),
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00]+$",
+        description="OriginalId, e-mail or CPF/CNPJ.",
+    ),
 ]
 
 

@@ -12,14 +12,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from fidelis.kit.money import MAX_MONEY, MAX_POINTS
 
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text; refuse it everywhere so both databases agree.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
 Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
 Money = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
-Key = Annotated[str, Field(max_length=200)]
-ReasonText = Annotated[str, Field(max_length=1000)]
+Key = Annotated[Text, Field(max_length=200)]
+ReasonText = Annotated[Text, Field(max_length=1000)]
 Operation = Annotated[StrictInt, Field(ge=0, le=1)]
 
 
@@ -32,7 +42,7 @@ class PointsChangeRequest(_Body):
     OperationType: Operation = Field(description="0 add, 1 remove.", examples=[0])
     Reason: ReasonText | None = Field(default=None, description="Internal reason (required).")
     ChangeKey: Key | None = Field(default=None, description="Idempotency key; reuse is a 409.")
-    CustomerReason: str | None = Field(
+    CustomerReason: Text | None = Field(
         default=None, max_length=5000, description="Customer-facing text; HTML is stripped."
     )
     ExpirationDate: datetime | None = Field(
@@ -45,18 +55,18 @@ class CashbackChangeRequest(_Body):
     OperationType: Operation = Field(description="0 add, 1 remove.", examples=[0])
     Reason: ReasonText | None = None
     ChangeKey: Key | None = None
-    CustomerReason: str | None = Field(default=None, max_length=5000)
+    CustomerReason: Text | None = Field(default=None, max_length=5000)
     ExpirationDate: datetime | None = None
 
 
 class CustomerUpsertRequest(_Body):
-    OriginalId: Annotated[str, Field(min_length=1, max_length=200)]
-    Name: Annotated[str, Field(max_length=255)] | None = None
-    Email: Annotated[str, Field(max_length=255)] | None = None
-    Phone: Annotated[str, Field(max_length=50)] | None = None
+    OriginalId: Annotated[Text, Field(min_length=1, max_length=200)]
+    Name: Annotated[Text, Field(max_length=255)] | None = None
+    Email: Annotated[Text, Field(max_length=255)] | None = None
+    Phone: Annotated[Text, Field(max_length=50)] | None = None
     BirthdayDate: datetime | None = None
     SignupDate: datetime | None = None
-    Document: Annotated[str, Field(max_length=50)] | None = None
+    Document: Annotated[Text, Field(max_length=50)] | None = None
     IsEnrolled: StrictBool | None = None
 
 
