@@ -9,6 +9,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, TypeVar
 
@@ -22,7 +23,8 @@ from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.db.migrate import upgrade_to_head
 from fidelis.errors import FidelisError
-from fidelis.kit.clock import utc_now
+from fidelis.job import service as job_service
+from fidelis.kit.clock import as_utc, utc_now
 from fidelis.ledger import check as ledger_check
 from fidelis.program import service as program_service
 from fidelis.program.schemas import ProgramSettings
@@ -39,10 +41,12 @@ tenant_app = typer.Typer(no_args_is_help=True, help="Tenants (loyalty programs).
 key_app = typer.Typer(no_args_is_help=True, help="API keys.")
 program_app = typer.Typer(no_args_is_help=True, help="Program settings.")
 ledger_app = typer.Typer(no_args_is_help=True, help="The ledger.")
+jobs_app = typer.Typer(no_args_is_help=True, help="Background jobs.")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(key_app, name="key")
 app.add_typer(program_app, name="program")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(jobs_app, name="jobs")
 
 out = Console()
 T = TypeVar("T")
@@ -335,6 +339,46 @@ def ledger_check_command(
     )
     if violations:
         raise typer.Exit(1)
+
+
+@jobs_app.command("run")
+def jobs_run(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    now: Annotated[
+        str | None, typer.Option(help="Act as if it were this ISO-8601 instant (testing).")
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 30.0,
+) -> None:
+    """Settle due lots (release pending, expire old); safe to run in several processes."""
+    fixed_now = _parse_instant(now) if now is not None else None
+
+    async def one_pass(db: Database) -> int:
+        settled = 0
+        while True:
+            async with db.write() as conn:
+                done = await job_service.settle_due_batch(conn, now=fixed_now or utc_now())
+            settled += done
+            if done < job_service.BATCH_SIZE:
+                return settled
+
+    async def work(db: Database) -> None:
+        while True:
+            settled = await one_pass(db)
+            typer.echo(f"settled {settled} customer(s)")
+            if once:
+                return
+            await asyncio.sleep(interval)
+
+    run(work)
+
+
+def _parse_instant(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail("--now must be an ISO-8601 instant, e.g. 2026-12-01T00:00:00Z")
+        raise AssertionError("unreachable") from None
+    return as_utc(parsed)
 
 
 def main() -> None:

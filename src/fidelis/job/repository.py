@@ -1,0 +1,28 @@
+"""SQL for background jobs: the only place that looks across tenants for due work."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fidelis.db.tables import customer
+
+
+async def lock_due_customers(
+    conn: AsyncConnection, *, now: datetime, limit: int
+) -> list[tuple[int, int]]:
+    """`(tenant_id, customer_id)` of customers with lots due, locked for this transaction.
+
+    `SKIP LOCKED` lets several job runners (and the API) work side by side: a customer being
+    settled or changed elsewhere is simply left for the next pass.
+    """
+    rows = await conn.execute(
+        select(customer.c.tenant_id, customer.c.id)
+        .where(customer.c.settle_at <= now)
+        .order_by(customer.c.settle_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row.tenant_id, row.id) for row in rows]

@@ -1,0 +1,78 @@
+"""`fidelis jobs run`: settling customers nobody touches, safely from several processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
+
+
+def jobs_run(server: Server, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "fidelis", "jobs", "run", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def expirations(tenant: TenantHandle, customer: str) -> list[int]:
+    history = points_of(tenant, customer)["PointHistory"]
+    return [item["Points"] for item in history if item["PointType"] == 4]
+
+
+def test_job_writes_down_the_expiry_that_reads_already_showed(
+    server: Server, clock: Clock, tenant: TenantHandle
+) -> None:
+    upsert(tenant, "joana@example.com")
+    tomorrow = server.clock() + timedelta(days=1)
+    add_points(tenant, "joana@example.com", 100, ExpirationDate=tomorrow.isoformat())
+    add_points(tenant, "joana@example.com", 30)
+
+    clock.advance(days=2)
+    # Right at once, before any job: the expired lot no longer counts...
+    assert points_of(tenant, "joana@example.com")["PointsBalance"] == 30
+    # ...but nothing has been written yet.
+    assert expirations(tenant, "joana@example.com") == []
+
+    job = jobs_run(server, "--once", "--now", server.clock().isoformat())
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    assert out.startswith("settled ")
+
+    assert expirations(tenant, "joana@example.com") == [-100]
+    assert points_of(tenant, "joana@example.com")["PointsBalance"] == 30
+
+
+def test_two_job_runners_never_expire_twice(
+    server: Server, clock: Clock, tenant: TenantHandle
+) -> None:
+    tomorrow = server.clock() + timedelta(days=1)
+    customers = [f"c{i}@example.com" for i in range(30)]
+    for customer in customers:
+        upsert(tenant, customer)
+        add_points(tenant, customer, 10, ExpirationDate=tomorrow.isoformat())
+    clock.advance(days=2)
+    instant = server.clock().isoformat()
+
+    jobs = [jobs_run(server, "--once", "--now", instant) for _ in range(2)]
+    for job in jobs:
+        _, err = job.communicate(timeout=60)
+        assert job.returncode == 0, err
+
+    for customer in customers:
+        assert expirations(tenant, customer) == [-10]
+        assert points_of(tenant, customer)["PointsBalance"] == 0
+
+
+def test_bad_now_is_one_line(server: Server) -> None:
+    job = jobs_run(server, "--once", "--now", "yesterday")
+    _, err = job.communicate(timeout=60)
+    assert job.returncode != 0
+    assert err.strip().startswith("error:")
+    assert len(err.strip().splitlines()) == 1
