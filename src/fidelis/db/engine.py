@@ -22,6 +22,9 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+# The connection type services take; entry points name it without depending on SQLAlchemy.
+Connection = AsyncConnection
+
 
 def async_url(url: str) -> URL:
     """Map the user-facing URL (`sqlite:///`, `postgresql://`) to its async driver."""

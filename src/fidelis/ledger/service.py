@@ -118,14 +118,7 @@ async def debit(
     Raises:
         InsufficientBalance: fewer than `amount` points are available (nothing changes).
     """
-    lots = [
-        lot
-        for lot in await repository.list_open_lots(conn, tenant_id, customer_id)
-        if lot.is_available(now)
-    ]
-    parts = plan_consumption(lots, amount)
-    if parts is None:
-        raise InsufficientBalance(available=sum(lot.free for lot in lots), requested=amount)
+    parts = await _take_available(conn, tenant_id, customer_id, amount, now)
     moved = await repository.add_transfer(
         conn,
         tenant_id=tenant_id,
@@ -139,6 +132,25 @@ async def debit(
     )
     await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=parts)
     return moved
+
+
+async def _available_lots(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, now: datetime
+) -> list[Lot]:
+    """The customer's spendable lots at `now`, in spending order."""
+    lots = await repository.list_open_lots(conn, tenant_id, customer_id)
+    return [lot for lot in lots if lot.is_available(now)]
+
+
+async def _take_available(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, amount: int, now: datetime
+) -> list[tuple[int, int]]:
+    """Plan taking `amount` free points, or raise InsufficientBalance."""
+    lots = await _available_lots(conn, tenant_id, customer_id, now)
+    parts = plan_consumption(lots, amount)
+    if parts is None:
+        raise InsufficientBalance(available=sum(lot.free for lot in lots), requested=amount)
+    return parts
 
 
 def plan_consumption(lots: list[Lot], amount: int) -> list[tuple[int, int]] | None:
@@ -262,14 +274,7 @@ async def hold(
     Raises:
         InsufficientBalance: fewer than `amount` points are free (nothing changes).
     """
-    lots = [
-        lot
-        for lot in await repository.list_open_lots(conn, tenant_id, customer_id)
-        if lot.is_available(now)
-    ]
-    parts = plan_consumption(lots, amount)
-    if parts is None:
-        raise InsufficientBalance(available=sum(lot.free for lot in lots), requested=amount)
+    parts = await _take_available(conn, tenant_id, customer_id, amount, now)
     moved = await repository.add_transfer(
         conn,
         tenant_id=tenant_id,
@@ -497,11 +502,7 @@ async def reverse(
             raise InsufficientBalance(available=created.remaining, requested=original.amount)
     else:
         source = AccountKind.available
-        lots = [
-            lot
-            for lot in await repository.list_open_lots(conn, tenant_id, original.customer_id)
-            if lot.is_available(now)
-        ]
+        lots = await _available_lots(conn, tenant_id, original.customer_id, now)
         own = [lot for lot in lots if lot.id == created.id]
         planned = plan_consumption(
             own + [lot for lot in lots if lot.id != created.id], original.amount

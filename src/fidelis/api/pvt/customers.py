@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -19,8 +20,11 @@ from fidelis.api.pvt.schemas import (
     PointsChangeRequest,
 )
 from fidelis.customer import service as customer_service
+from fidelis.customer.service import PointsSummary
+from fidelis.db.engine import Connection, Database
 from fidelis.errors import ChangeKeyAlreadyUsed
 from fidelis.kit.clock import as_utc
+from fidelis.tenant.repository import Tenant
 
 router = APIRouter(prefix="/v1/pvt/Customer", tags=["Customers"])
 
@@ -105,41 +109,48 @@ async def history(
 async def change_points(
     customer_id: CustomerIdent, body: PointsChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
-    change = _change(body)
-    try:
-        async with db.write() as conn:
-            summary = await adjustment.change_points(
-                conn,
-                tenant_id=tenant.id,
-                program=tenant.program,
-                ident=customer_id,
-                points=body.Points,
-                change=change,
-                now=now,
-            )
-    except ChangeKeyAlreadyUsed as exc:
-        return envelope.error(
-            exc, result=views.points_response(exc.details["summary"], tenant.program)
+    async def apply(conn: Connection) -> PointsSummary:
+        return await adjustment.change_points(
+            conn,
+            tenant_id=tenant.id,
+            program=tenant.program,
+            ident=customer_id,
+            points=body.Points,
+            change=_change(body),
+            now=now,
         )
-    return envelope.ok(views.points_response(summary, tenant.program))
+
+    return await _changed(db, tenant, apply)
 
 
 @router.post("/{customer_id}/cashback", summary="Add or remove cashback (R$)")
 async def change_cashback(
     customer_id: CustomerIdent, body: CashbackChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
-    change = _change(body)
+    async def apply(conn: Connection) -> PointsSummary:
+        return await adjustment.change_cashback(
+            conn,
+            tenant_id=tenant.id,
+            program=tenant.program,
+            ident=customer_id,
+            value=body.Value,
+            change=_change(body),
+            now=now,
+        )
+
+    return await _changed(db, tenant, apply)
+
+
+async def _changed(
+    db: Database, tenant: Tenant, apply: Callable[[Connection], Awaitable[PointsSummary]]
+) -> JSONResponse:
+    """Run a points change in one write transaction and answer with the Points Response.
+
+    A reused ChangeKey is an error whose `Result` is still the customer's current points.
+    """
     try:
         async with db.write() as conn:
-            summary = await adjustment.change_cashback(
-                conn,
-                tenant_id=tenant.id,
-                program=tenant.program,
-                ident=customer_id,
-                value=body.Value,
-                change=change,
-                now=now,
-            )
+            summary = await apply(conn)
     except ChangeKeyAlreadyUsed as exc:
         return envelope.error(
             exc, result=views.points_response(exc.details["summary"], tenant.program)
