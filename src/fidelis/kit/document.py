@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from validate_docbr import CNPJ, CPF
 
+PUNCTUATION = ".-/ "
+
 _cpf = CPF()
 _cnpj = CNPJ()
 
@@ -18,6 +20,8 @@ def digits(value: str) -> str:
 
 def normalize_document(value: str) -> str:
     """Digits of a valid CPF or CNPJ (punctuation ignored), or raise `InvalidDocumentNumber`."""
+    if any(not (ch.isdigit() or ch in PUNCTUATION) for ch in value):
+        raise InvalidDocumentNumber("only digits and . - / are allowed")
     only = digits(value)
     if len(only) == 11 and _cpf.validate(only):
         return only
@@ -28,7 +32,7 @@ def normalize_document(value: str) -> str:
 
 def looks_like_document(value: str) -> bool:
     """True for strings made only of digits and CPF/CNPJ punctuation, 11 or 14 digits long."""
-    if any(not (ch.isdigit() or ch in ".-/ ") for ch in value):
+    if any(not (ch.isdigit() or ch in PUNCTUATION) for ch in value):
         return False
     return len(digits(value)) in (11, 14)
 

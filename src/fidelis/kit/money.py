@@ -4,14 +4,14 @@ Points are the ledger's one unit and always integers. Cashback is points shown a
 `cashback = points * point_value`. Amounts are `Decimal` in code and never `float`.
 
 The one rounding rule: when a computed R$ amount or point count is not whole (a percentage cap,
-points per R$ of an order), it is rounded **down** (`ROUND_FLOOR` on non-negative values) — the
-program never gives away a fraction it did not promise. An amount the *caller* gives must convert
-exactly; it is never rounded (`to_points` raises instead).
+points per R$ of an order), it is rounded **toward zero** (`ROUND_DOWN`) — the program never
+gives away a fraction it did not promise, and a removal shows the same size as the same add.
+An amount the *caller* gives must convert exactly; it is never rounded (`to_points` raises).
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("99999999.99")
@@ -41,13 +41,13 @@ def to_points(value: Decimal, point_value: Decimal) -> int:
 
 
 def to_money(points: int, point_value: Decimal) -> Decimal:
-    """The R$ value of `points`, rounded down to the cent."""
+    """The R$ value of `points`, rounded toward zero to the cent."""
     return floor_cents(Decimal(points) * point_value)
 
 
 def floor_cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_FLOOR)
+    return value.quantize(CENT, rounding=ROUND_DOWN)
 
 
 def floor_points(value: Decimal) -> int:
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+    return int(value.to_integral_value(rounding=ROUND_DOWN))

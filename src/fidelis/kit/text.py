@@ -6,12 +6,27 @@ import html
 
 import nh3
 
+MAX_PASSES = 10
+
 
 def strip_html(value: str) -> str:
-    """Remove every tag (keeping their text) and return plain, trimmed text."""
-    cleaned = nh3.clean(value, tags=set(), attributes={}, strip_comments=True)
-    # nh3 escapes the text it keeps; the stored value is plain text, escaped again at render time.
-    return html.unescape(cleaned).strip()
+    """Remove every tag (keeping their text) and return plain, trimmed text.
+
+    nh3 escapes the text it keeps, and decoding those entities can reveal markup that was
+    smuggled in encoded (`&lt;script&gt;`, `<<b>b>`). So clean and decode until nothing changes:
+    each pass that changes the text makes it shorter, so this ends, and what comes out holds no
+    tag a careless renderer could run.
+    """
+    text = value
+    for _ in range(MAX_PASSES):
+        cleaned = html.unescape(nh3.clean(text, tags=set(), attributes={}, strip_comments=True))
+        if cleaned == text:
+            break
+        text = cleaned
+    else:
+        # Still changing after many passes: drop the angle brackets outright.
+        text = text.replace("<", "").replace(">", "")
+    return text.strip()
 
 
 def blank(value: str | None) -> bool:

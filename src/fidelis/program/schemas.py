@@ -6,9 +6,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
 from fidelis.kit.money import MAX_MONEY, cents_exact
+from fidelis.kit.text import strip_html
 
 
 class RedemptionBase(StrEnum):
@@ -54,14 +55,14 @@ class RedemptionRuleSettings(_Settings):
 
 class ProgramSettings(_Settings):
     PointValue: Decimal = Field(default=Decimal("0.01"), gt=0, le=1000)
-    CashbackEnabled: bool = True
+    CashbackEnabled: StrictBool = True
     PointsPerCurrency: Decimal = Field(default=Decimal(1), ge=0, le=10000)
-    OrderPointsPendingDays: int = Field(default=0, ge=0, le=3650)
-    PointsExpireAfterDays: int | None = Field(default=None, ge=1, le=36500)
+    OrderPointsPendingDays: StrictInt = Field(default=0, ge=0, le=3650)
+    PointsExpireAfterDays: StrictInt | None = Field(default=None, ge=1, le=36500)
     RedemptionRule: RedemptionRuleSettings = Field(default_factory=lambda: RedemptionRuleSettings())
-    LockTtlSeconds: int = Field(default=900, ge=1, le=7 * 86400)
-    CheckoutHoldHours: int = Field(default=72, ge=1, le=24 * 365)
-    RefundRedeemOnOrderCancel: bool = True
+    LockTtlSeconds: StrictInt = Field(default=900, ge=1, le=7 * 86400)
+    CheckoutHoldHours: StrictInt = Field(default=72, ge=1, le=24 * 365)
+    RefundRedeemOnOrderCancel: StrictBool = True
     DefaultCustomerReason: str = Field(default="Ajuste de pontos", min_length=1, max_length=255)
 
     @field_validator("PointValue")
@@ -81,12 +82,14 @@ class ProgramSettings(_Settings):
 
     @field_validator("DefaultCustomerReason")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
+    def _plain_text(cls, value: str) -> str:
+        # Shown to customers like a CustomerReason, so sanitized the same way.
         if "\x00" in value:
             raise ValueError("must not contain NUL characters")
-        return value.strip()
+        value = strip_html(value)
+        if not value:
+            raise ValueError("must not be blank")
+        return value
 
     def to_document(self) -> dict[str, object]:
         """JSON-safe form for storage (decimals as strings, so nothing is lost)."""

@@ -9,7 +9,7 @@ from fidelis.customer.repository import Customer
 from fidelis.customer.service import PointsSummary
 from fidelis.kit.clock import iso_utc
 from fidelis.kit.money import to_money
-from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem
+from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem, PointType
 from fidelis.program.schemas import ProgramSettings
 
 
@@ -45,7 +45,7 @@ def history_item(item: HistoryItem, program: ProgramSettings) -> dict[str, Any]:
         "CashbackValue": to_money(item.points, program.PointValue),
         "PointType": int(point_type) if point_type is not None else None,
         "PointTypeDescription": POINT_TYPE_DESCRIPTIONS.get(point_type) if point_type else None,
-        "Title": item.customer_reason or program.DefaultCustomerReason,
+        "Title": title(item, program),
         "ExpirationDate": iso_utc(item.expires_at),
         "IsCanceled": item.is_canceled,
         "OrderId": None,
@@ -53,6 +53,16 @@ def history_item(item: HistoryItem, program: ProgramSettings) -> dict[str, Any]:
         "BranchId": None,
         "BranchName": None,
     }
+
+
+def title(item: HistoryItem, program: ProgramSettings) -> str:
+    """The customer-facing reason; for manual changes without one, the program's default;
+    for other movements (expiry, purchases, ...), what the movement is."""
+    if item.customer_reason:
+        return item.customer_reason
+    if item.point_type in (None, PointType.Adjustment):
+        return program.DefaultCustomerReason
+    return POINT_TYPE_DESCRIPTIONS[item.point_type]
 
 
 def points_response(summary: PointsSummary, program: ProgramSettings) -> dict[str, Any]:
