@@ -72,10 +72,22 @@ def create_app(
     _install_error_mappers(app)
     app.add_middleware(
         CaseInsensitivePaths,
-        paths=[r.path for router in routers for r in router.routes if isinstance(r, APIRoute)],
+        routes=[
+            (_methods(r), r.path)
+            for router in routers
+            for r in router.routes
+            if isinstance(r, APIRoute)
+        ],
     )
     app.add_middleware(BodyLimit)
     return app
+
+
+def _methods(route: APIRoute) -> frozenset[str]:
+    methods = set(route.methods or ())
+    if "GET" in methods:
+        methods.add("HEAD")
+    return frozenset(methods)
 
 
 def _in_path(request: Request) -> bool:

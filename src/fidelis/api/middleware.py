@@ -18,31 +18,34 @@ class CaseInsensitivePaths:
     ids, e-mails) keep the case the client sent.
     """
 
-    def __init__(self, app: ASGIApp, paths: list[str]) -> None:
+    def __init__(self, app: ASGIApp, routes: list[tuple[frozenset[str], str]]) -> None:
         self.app = app
-        self.templates: list[list[str | None]] = [
-            [None if s.startswith("{") else s for s in path.strip("/").split("/")] for path in paths
+        self.templates: list[tuple[frozenset[str], list[str | None]]] = [
+            (methods, [None if s.startswith("{") else s for s in path.strip("/").split("/")])
+            for methods, path in routes
         ]
 
-    def canonical(self, path: str) -> str:
+    def canonical(self, method: str, path: str) -> str:
+        """The declared spelling of `path` for a route answering `method`, else `path`.
+
+        Only routes of the request's method are considered, so a customer called "Upsert" in
+        `GET /v1/pvt/Customer/Upsert` is not mistaken for the `POST .../upsert` route.
+        """
         segments = path.strip("/").split("/")
-        for template in self.templates:
-            if len(template) != len(segments):
+        for methods, template in self.templates:
+            if method not in methods or len(template) != len(segments):
                 continue
-            if all(
-                t is None or t.lower() == s.lower() for t, s in zip(template, segments, strict=True)
-            ):
-                if all(t is None or t == s for t, s in zip(template, segments, strict=True)):
+            pairs = list(zip(template, segments, strict=True))
+            if all(t is None or t.lower() == s.lower() for t, s in pairs):
+                if all(t is None or t == s for t, s in pairs):
                     return path
-                return "/" + "/".join(
-                    s if t is None else t for t, s in zip(template, segments, strict=True)
-                )
+                return "/" + "/".join(s if t is None else t for t, s in pairs)
         return path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            fixed = self.canonical(path)
+            fixed = self.canonical(scope["method"], path)
             if fixed != path:
                 scope = {**scope, "path": fixed, "raw_path": fixed.encode()}
         await self.app(scope, receive, send)

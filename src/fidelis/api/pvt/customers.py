@@ -44,6 +44,8 @@ async def upsert_customer(
     body: CustomerUpsertRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
     fields = {UPSERT_FIELDS[name]: getattr(body, name) for name in body.model_fields_set}
+    if fields.get("is_enrolled", False) is None:
+        del fields["is_enrolled"]  # null = the default on create, unchanged on update
     for name in ("birthday_date", "signup_date"):
         if fields.get(name) is not None:
             fields[name] = as_utc(fields[name])
@@ -55,17 +57,7 @@ async def upsert_customer(
     return envelope.ok(result)
 
 
-@router.get("/{customer_id}", summary="Get a customer by OriginalId, e-mail or document")
-async def get_customer(
-    customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
-) -> JSONResponse:
-    async with db.read() as conn:
-        customer = await customer_service.get(conn, tenant.id, customer_id)
-        balances = await customer_service.balances_of(conn, tenant.id, customer, now=now)
-    return envelope.ok(views.customer_model(customer, balances, tenant.program))
-
-
-@router.get("/{customer_id}/points", summary="Points balance and recent history (bare)")
+@router.get("/{customer_id:path}/points", summary="Points balance and recent history (bare)")
 async def get_points(
     customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -77,7 +69,7 @@ async def get_points(
     return JSONResponse(views.points_response(summary, tenant.program))
 
 
-@router.post("/{customer_id}/changestatus", summary="Enable or disable a customer")
+@router.post("/{customer_id:path}/changestatus", summary="Enable or disable a customer")
 async def change_status(
     customer_id: CustomerIdent, body: ChangeStatusRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -88,7 +80,7 @@ async def change_status(
     return envelope.ok(True)
 
 
-@router.post("/{customer_id}/history", summary="Paged history of movements, newest first")
+@router.post("/{customer_id:path}/history", summary="Paged history of movements, newest first")
 async def history(
     customer_id: CustomerIdent,
     tenant: CurrentTenant,
@@ -105,7 +97,7 @@ async def history(
     return JSONResponse(views.page(items, total=found.total, number=PageNumber, size=PageSize))
 
 
-@router.post("/{customer_id}/points", summary="Add or remove points")
+@router.post("/{customer_id:path}/points", summary="Add or remove points")
 async def change_points(
     customer_id: CustomerIdent, body: PointsChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -123,7 +115,7 @@ async def change_points(
     return await _changed(db, tenant, apply)
 
 
-@router.post("/{customer_id}/cashback", summary="Add or remove cashback (R$)")
+@router.post("/{customer_id:path}/cashback", summary="Add or remove cashback (R$)")
 async def change_cashback(
     customer_id: CustomerIdent, body: CashbackChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -139,6 +131,17 @@ async def change_cashback(
         )
 
     return await _changed(db, tenant, apply)
+
+
+# Declared last: its path-typed id (a CNPJ has a "/") must not swallow "/points" and the like.
+@router.get("/{customer_id:path}", summary="Get a customer by OriginalId, e-mail or document")
+async def get_customer(
+    customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
+) -> JSONResponse:
+    async with db.read() as conn:
+        customer = await customer_service.get(conn, tenant.id, customer_id)
+        balances = await customer_service.balances_of(conn, tenant.id, customer, now=now)
+    return envelope.ok(views.customer_model(customer, balances, tenant.program))
 
 
 async def _changed(

@@ -24,6 +24,12 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
 
 Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
@@ -60,7 +66,7 @@ class CashbackChangeRequest(_Body):
 
 
 class CustomerUpsertRequest(_Body):
-    OriginalId: Annotated[Text, Field(min_length=1, max_length=200)]
+    OriginalId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
     Name: Annotated[Text, Field(max_length=255)] | None = None
     Email: Annotated[Text, Field(max_length=255)] | None = None
     Phone: Annotated[Text, Field(max_length=50)] | None = None

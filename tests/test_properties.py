@@ -1,0 +1,169 @@
+"""Property-based tests: random sequences of points and cashback changes against a tiny model.
+
+The model is what the Private API promises for manual changes (api-pvt.md): a balance that is an
+integer number of points; an add always applies; a removal applies only when it does not exceed
+the balance; a `ChangeKey` that was already used by an applied change is a 409 and changes
+nothing, whatever the request; a refused change leaves its key unused. Cashback is points at the
+default `PointValue` 0.01, so R$ with two decimals are centavos.
+
+Hypothesis drives a state machine against the live server. Tenants are per test function, so the
+machine gets its tenant through a class attribute and every example starts a fresh customer
+(and a fresh pool of keys, since keys are per tenant) inside that tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import httpx
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from tests.conftest import Server, TenantHandle, check_ledger, points_of, upsert
+
+KEY_POOL = 4
+amounts = st.integers(min_value=1, max_value=5_000)
+keys = st.none() | st.integers(min_value=0, max_value=KEY_POOL - 1)
+
+
+class PointsMachine(RuleBasedStateMachine):
+    tenant: ClassVar[TenantHandle]
+    server: ClassVar[Server]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.customer = f"prop-{uuid.uuid4().hex}@example.com"
+        self.balance = 0
+        self.used_keys: set[str] = set()
+        self.movements: list[int] = []
+
+    @initialize()
+    def create_customer(self) -> None:
+        created = upsert(self.tenant, self.customer, Name="Propriedade")
+        assert created["Operation"] == "created"
+
+    # --- the requests -------------------------------------------------------------------------
+
+    def key(self, index: int | None) -> str | None:
+        # Keys are per tenant and the tenant outlives the example: scope them to the customer.
+        return None if index is None else f"{self.customer}#k{index}"
+
+    def send(self, endpoint: str, body: dict[str, Any], key: str | None) -> httpx.Response:
+        if key is not None:
+            body = {**body, "ChangeKey": key}
+        return self.tenant.http.post(
+            f"/v1/pvt/Customer/{self.customer}/{endpoint}", json={"Reason": "property", **body}
+        )
+
+    def expect(self, response: httpx.Response, points: int, key: str | None) -> None:
+        """Check the answer to a well-formed change of `points` and advance the model."""
+        answer = response.json()
+        if key is not None and key in self.used_keys:
+            assert (response.status_code, answer["CodeName"]) == (409, "ChangeKeyAlreadyUsed")
+            assert answer["Result"]["PointsBalance"] == self.balance
+            return
+        if points < 0 and -points > self.balance:
+            assert (response.status_code, answer["CodeName"]) == (400, "InsufficientBalance")
+            return
+        assert response.status_code == 200, response.text
+        self.balance += points
+        self.movements.append(points)
+        if key is not None:
+            self.used_keys.add(key)
+        assert answer["Result"]["PointsBalance"] == self.balance
+        assert answer["Result"]["PointHistory"][0]["Points"] == points
+
+    def expect_refused(self, response: httpx.Response, code_name: str) -> None:
+        # Malformed changes are refused before the key is looked at: even a used key gives 400.
+        assert (response.status_code, response.json()["CodeName"]) == (400, code_name)
+
+    @rule(points=amounts, key=keys)
+    def add_points(self, points: int, key: int | None) -> None:
+        change_key = self.key(key)
+        response = self.send("points", {"Points": points, "OperationType": 0}, change_key)
+        self.expect(response, points, change_key)
+
+    @rule(points=amounts, key=keys)
+    def remove_points(self, points: int, key: int | None) -> None:
+        change_key = self.key(key)
+        response = self.send("points", {"Points": -points, "OperationType": 1}, change_key)
+        self.expect(response, -points, change_key)
+
+    @rule(cents=amounts, key=keys, as_text=st.booleans())
+    def add_cashback(self, cents: int, key: int | None, as_text: bool) -> None:
+        change_key = self.key(key)
+        value = Decimal(cents) / 100
+        body = {"Value": str(value) if as_text else float(value), "OperationType": 0}
+        self.expect(self.send("cashback", body, change_key), cents, change_key)
+
+    @rule(cents=amounts, key=keys, as_text=st.booleans())
+    def remove_cashback(self, cents: int, key: int | None, as_text: bool) -> None:
+        change_key = self.key(key)
+        value = -Decimal(cents) / 100
+        body = {"Value": str(value) if as_text else float(value), "OperationType": 1}
+        self.expect(self.send("cashback", body, change_key), -cents, change_key)
+
+    @rule(points=amounts, key=keys, remove=st.booleans())
+    def points_with_the_wrong_sign(self, points: int, key: int | None, remove: bool) -> None:
+        body = {"Points": points if remove else -points, "OperationType": int(remove)}
+        self.expect_refused(self.send("points", body, self.key(key)), "OperationTypeMismatch")
+
+    @rule(key=keys)
+    def zero_points(self, key: int | None) -> None:
+        body = {"Points": 0, "OperationType": 0}
+        self.expect_refused(self.send("points", body, self.key(key)), "PointsCannotBeZero")
+
+    @rule(mills=st.integers(min_value=1, max_value=99_999).filter(lambda m: m % 10), key=keys)
+    def cashback_with_three_decimals(self, mills: int, key: int | None) -> None:
+        # R$ x.yyz is not a whole number of centavos: refused, never rounded.
+        body = {"Value": str(Decimal(mills) / 1000), "OperationType": 0}
+        self.expect_refused(self.send("cashback", body, self.key(key)), "InvalidValue")
+
+    # --- after every step ---------------------------------------------------------------------
+
+    @invariant()
+    def balance_matches_the_model(self) -> None:
+        points = points_of(self.tenant, self.customer)
+        assert points["CustomerExists"] is True
+        assert points["PointsBalance"] == self.balance
+        assert points["CashbackBalance"] == float(Decimal(self.balance) / 100)
+        assert (points["PendingPoints"], points["HeldPoints"]) == (0, 0)
+
+    @invariant()
+    def ledger_is_sound(self) -> None:
+        assert check_ledger(self.server.database_url, [self.tenant.id]) == []
+
+    def teardown(self) -> None:
+        response = self.tenant.http.post(
+            f"/v1/pvt/Customer/{self.customer}/history", params={"PageSize": 50}
+        )
+        assert response.status_code == 200, response.text
+        history = response.json()
+        # Exactly the applied changes were recorded, newest first; refused ones left no trace.
+        assert history["TotalItemCount"] == len(self.movements)
+        assert [item["Points"] for item in history["Items"]] == self.movements[::-1][:50]
+
+
+def test_random_points_and_cashback_changes_follow_the_model(
+    server: Server, tenant: TenantHandle
+) -> None:
+    PointsMachine.tenant = tenant
+    PointsMachine.server = server
+    run_state_machine_as_test(
+        PointsMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=15,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
