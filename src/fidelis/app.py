@@ -14,7 +14,7 @@ from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from fidelis import __version__
+from fidelis import __version__, logs
 from fidelis.api.admin import program as admin_program
 from fidelis.api.json import JSONResponse
 from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
@@ -33,6 +33,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app. `clock` is the source of every request's `now` (tests pass their own)."""
     settings = settings or Settings()
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -108,34 +108,47 @@ async def upsert(
             if owner is not None and (existing is None or owner != existing.id):
                 raise InvalidField(f"{label} is already used by another customer")
     operation = "updated"
-    try:
-        if existing is None:
-            created = await repository.add(
-                conn,
-                tenant_id,
-                {
-                    "is_enrolled": True,
-                    **values,
-                    "original_id": original_id,
-                    "is_enabled": True,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            if created is not None:
-                operation = "created"
-            else:
-                # A concurrent request created this OriginalId first: update it instead.
-                existing = await repository.get_by(
-                    conn, tenant_id, "original_id", original_id, for_update=True
+    taken = InvalidField("Email or Document is already used by another customer")
+    if existing is None:
+        created = None
+        try:
+            # A savepoint, because ON CONFLICT only arbitrates the OriginalId index: a
+            # concurrent creator of the same customer can make the e-mail or document index
+            # fail first, and that must not abort the whole transaction.
+            async with conn.begin_nested():
+                created = await repository.add(
+                    conn,
+                    tenant_id,
+                    {
+                        "is_enrolled": True,
+                        **values,
+                        "original_id": original_id,
+                        "is_enabled": True,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 )
-        if existing is not None:
-            await repository.update_fields(
-                conn, tenant_id, existing.id, {**values, "updated_at": now}
+        except IntegrityError:
+            created = None
+        if created is not None:
+            operation = "created"
+        else:
+            # Someone created this OriginalId first (then we update it), or the e-mail or
+            # document belongs to another customer (then there is nothing to update).
+            existing = await repository.get_by(
+                conn, tenant_id, "original_id", original_id, for_update=True
             )
-    except IntegrityError:
-        # A concurrent request took the e-mail or document between our check and our write.
-        raise InvalidField("Email or Document is already used by another customer") from None
+            if existing is None:
+                raise taken
+    if existing is not None:
+        try:
+            async with conn.begin_nested():
+                await repository.update_fields(
+                    conn, tenant_id, existing.id, {**values, "updated_at": now}
+                )
+        except IntegrityError:
+            # Another customer took the e-mail or document after our check.
+            raise taken from None
     customer = await repository.get_by(conn, tenant_id, "original_id", original_id)
     assert customer is not None
     return customer, operation
