@@ -837,3 +837,11 @@ class TestHistory:
         for points in (10, 20, -5):
             assert_ok(post(tenant, "ana", "points", points_body(points)))
         assert points_of(tenant, "ana")["PointHistory"] == history(tenant, "ana")["Items"]
+
+
+def test_a_huge_customer_reason_is_customer_reason_too_long(tenant: TenantHandle) -> None:
+    upsert(tenant, "long@example.com")
+    response = add_points(tenant, "long@example.com", 10, CustomerReason="x" * 100_000)
+    assert response.status_code == 400
+    assert response.json()["CodeName"] == "CustomerReasonTooLong"
+    assert points_of(tenant, "long@example.com")["PointsBalance"] == 0

@@ -48,8 +48,10 @@ class PointsChangeRequest(_Body):
     OperationType: Operation = Field(description="0 add, 1 remove.", examples=[0])
     Reason: ReasonText | None = Field(default=None, description="Internal reason (required).")
     ChangeKey: Key | None = Field(default=None, description="Idempotency key; reuse is a 409.")
+    # No length cap here: over 255 characters after stripping is `CustomerReasonTooLong`,
+    # the field's own code (the 1 MiB body limit bounds the raw text).
     CustomerReason: Text | None = Field(
-        default=None, max_length=5000, description="Customer-facing text; HTML is stripped."
+        default=None, description="Customer-facing text; HTML is stripped; at most 255 chars."
     )
     ExpirationDate: datetime | None = Field(
         default=None, description="Expiry of the lot an add creates (default from the program)."
@@ -61,7 +63,7 @@ class CashbackChangeRequest(_Body):
     OperationType: Operation = Field(description="0 add, 1 remove.", examples=[0])
     Reason: ReasonText | None = None
     ChangeKey: Key | None = None
-    CustomerReason: Text | None = Field(default=None, max_length=5000)
+    CustomerReason: Text | None = None
     ExpirationDate: datetime | None = None
 
 
