@@ -20,6 +20,7 @@ from fidelis.api.json import JSONResponse
 from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
 from fidelis.api.pvt import customers as pvt_customers
 from fidelis.api.pvt import envelope
+from fidelis.api.pvt import orders as pvt_orders
 from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.errors import FidelisError, InvalidField
@@ -56,7 +57,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    routers = [pvt_customers.router, admin_program.router]
+    routers = [pvt_customers.router, pvt_orders.router, admin_program.router]
     for router in routers:
         app.include_router(router)
 

@@ -2,11 +2,12 @@
 
     FidelisError
     ├── NotFound            the thing named does not exist (in this tenant)
-    │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound
+    │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound, OrderNotFound
     ├── Conflict            an idempotency key or a state forbids the request
     │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict, TransferAlreadyReversed, HoldNotActive
     ├── RuleViolation       a valid request that the program's rules refuse
-    │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled
+    │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled, InvalidOrderTransition,
+    │     RefundExceedsOrderTotal
     └── InvalidInput        the request itself is malformed
           InvalidField (ValidationError), PointsCannotBeZero, OperationTypeMismatch,
           ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument
@@ -70,6 +71,11 @@ class HoldNotFound(NotFound):
     default_message = "Reservation not found."
 
 
+class OrderNotFound(NotFound):
+    code = "OrderNotFound"
+    default_message = "Order not found."
+
+
 class ApiKeyNotFound(NotFound):
     code = "ApiKeyNotFound"
     default_message = "API key not found."
@@ -114,6 +120,16 @@ class InsufficientBalance(RuleViolation):
 class CustomerDisabled(RuleViolation):
     code = "CustomerDisabled"
     default_message = "The customer is disabled."
+
+
+class InvalidOrderTransition(RuleViolation):
+    code = "InvalidOrderTransition"
+    default_message = "The order cannot go from its current state to the one requested."
+
+
+class RefundExceedsOrderTotal(RuleViolation):
+    code = "RefundExceedsOrderTotal"
+    default_message = "The refund exceeds what is left of the order total."
 
 
 class CashbackNotEnabled(RuleViolation):
@@ -169,3 +185,10 @@ class Unauthorized(FidelisError):
 
     code = "Unauthorized"
     default_message = "Missing or invalid credentials."
+
+
+class ServiceUnavailable(FidelisError):
+    """The database cannot be reached or is saturated: try again shortly (503)."""
+
+    code = "ServiceUnavailable"
+    default_message = "The service is temporarily unavailable; try again shortly."

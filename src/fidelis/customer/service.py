@@ -105,6 +105,11 @@ async def upsert(
     for column, label in (("email_key", "Email"), ("document", "Document")):
         if values.get(column):
             owner = await repository.owner_of(conn, tenant_id, column, values[column])
+            if owner is not None and existing is None:
+                # A concurrent request may have just created this very customer: look again.
+                existing = await repository.get_by(
+                    conn, tenant_id, "original_id", original_id, for_update=True
+                )
             if owner is not None and (existing is None or owner != existing.id):
                 raise InvalidField(f"{label} is already used by another customer")
     operation = "updated"

@@ -41,6 +41,7 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._write_lock = asyncio.Lock()
+        self._queues = KeyedLocks()
         self.engine: AsyncEngine
         if self.is_sqlite:
             self.engine = create_async_engine(
@@ -62,13 +63,22 @@ class Database:
             )
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A read-write transaction: committed when the block ends, rolled back on any error."""
+    async def write(self, queue: str | None = None) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction: committed when the block ends, rolled back on any error.
+
+        `queue` names what the transaction will lock (a customer): writers of the same name
+        wait in line in this process *before* taking a pooled connection, so a burst on one
+        customer holds one connection, not the whole pool, while the row lock serializes them
+        anyway. (Across processes the row lock alone still decides.)
+        """
         if self.is_sqlite:
             async with self._write_lock, self._transaction(begin="IMMEDIATE") as conn:
                 yield conn
-        else:
+        elif queue is None:
             async with self._transaction() as conn:
+                yield conn
+        else:
+            async with self._queues.hold(queue), self._transaction() as conn:
                 yield conn
 
     @asynccontextmanager
@@ -108,3 +118,24 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class KeyedLocks:
+    """One asyncio lock per name, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(name, (asyncio.Lock(), 0))
+        self._locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[name]
+            if users == 1:
+                del self._locks[name]
+            else:
+                self._locks[name] = (lock, users - 1)

@@ -122,6 +122,8 @@ transfer = Table(
     Column("customer_reason", String(255), nullable=True),
     Column("change_key", String(200), nullable=True),
     Column("reverses_id", BigInteger, nullable=True),
+    # The store's id of the order this movement belongs to (earnings and their reversals).
+    Column("order_ref", String(200), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "id"),
     # A transfer is reversed at most once.
@@ -231,6 +233,42 @@ idempotency_key = Table(
     Column("request_hash", String(64), nullable=False),
     Column("customer_id", BigInteger, nullable=True),
     Column("transfer_id", BigInteger, nullable=True),
+    # The answer given the first time, for keys whose replay repeats it (CancelKey, ...).
+    Column("result", JSON, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "scope", "key"),
+)
+
+# An order ("purchase": ORDER is an SQL keyword). Money in centavos.
+purchase = Table(
+    "purchase",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("original_id", String(200), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    # 1 Pending, 2 Completed, 3 Cancelled.
+    Column("state", Integer, nullable=False),
+    Column("total_cents", BigInteger, nullable=False),
+    Column("refunded_cents", BigInteger, nullable=False),
+    Column("earned_points", BigInteger, nullable=False),
+    Column("reversed_points", BigInteger, nullable=False),
+    Column("earn_transfer_id", BigInteger, nullable=True),
+    Column("coupon", String(200), nullable=True),
+    Column("status_text", String(200), nullable=True),
+    Column("placed_at", UtcDateTime, nullable=True),
+    Column("completed_at", UtcDateTime, nullable=True),
+    Column("cancelled_at", UtcDateTime, nullable=True),
+    # Products, branch, sales person and metadata as the store sent them.
+    Column("details", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "original_id"),
+    CheckConstraint("state IN (1, 2, 3)", name="state_known"),
+    CheckConstraint("refunded_cents >= 0 AND refunded_cents <= total_cents", name="refund_range"),
+    CheckConstraint(
+        "reversed_points >= 0 AND reversed_points <= earned_points", name="reversed_range"
+    ),
+    Index("ix_purchase_coupon", "tenant_id", "coupon"),
 )

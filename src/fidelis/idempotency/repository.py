@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import idempotency_key
@@ -48,12 +50,34 @@ async def claim(
     return (await conn.execute(statement)).first() is not None
 
 
-async def get_hash(conn: AsyncConnection, *, tenant_id: int, scope: str, key: str) -> str | None:
-    result = await conn.execute(
-        select(idempotency_key.c.request_hash).where(
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    request_hash: str
+    result: dict[str, Any] | None
+
+
+async def get(conn: AsyncConnection, *, tenant_id: int, scope: str, key: str) -> StoredKey | None:
+    row = (
+        await conn.execute(
+            select(idempotency_key.c.request_hash, idempotency_key.c.result).where(
+                idempotency_key.c.tenant_id == tenant_id,
+                idempotency_key.c.scope == scope,
+                idempotency_key.c.key == key,
+            )
+        )
+    ).first()
+    return None if row is None else StoredKey(row.request_hash, row.result)
+
+
+async def set_result(
+    conn: AsyncConnection, *, tenant_id: int, scope: str, key: str, result: dict[str, Any]
+) -> None:
+    await conn.execute(
+        update(idempotency_key)
+        .where(
             idempotency_key.c.tenant_id == tenant_id,
             idempotency_key.c.scope == scope,
             idempotency_key.c.key == key,
         )
+        .values(result=result)
     )
-    return result.scalar_one_or_none()

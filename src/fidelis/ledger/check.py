@@ -259,7 +259,20 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
     ):
         report("hold-parts", f"hold {row.id} of {row.amount} has parts summing to {row.total}")
 
-    # 9. A reversal names an existing transfer of the same customer.
+    # 9. Debt is never positive: it is what the customer owes.
+    for row in await conn.execute(
+        select(account.c.id, account.c.customer_id, account.c.balance).where(
+            account.c.tenant_id == tenant_id,
+            account.c.kind == AccountKind.debt.value,
+            account.c.balance > 0,
+        )
+    ):
+        report(
+            "debt-not-positive",
+            f"customer {row.customer_id}'s debt account {row.id} is {row.balance} > 0",
+        )
+
+    # 10. A reversal names an existing transfer of the same customer.
     original = transfer.alias("original")
     for row in await conn.execute(
         select(transfer.c.id, transfer.c.reverses_id)

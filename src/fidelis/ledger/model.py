@@ -24,6 +24,9 @@ class AccountKind(StrEnum):
     issued = "issued"
     redeemed = "redeemed"
     expired = "expired"
+    # Points taken back that the customer had already spent (never positive). New credits pay
+    # it off first; the customer's balance is `available + debt`.
+    debt = "debt"
 
 
 class PointType(IntEnum):
@@ -75,6 +78,11 @@ class TransferType(StrEnum):
     hold_release = "hold_release"
     hold_expiration = "hold_expiration"
     capture = "capture"
+    order_earn = "order_earn"
+    order_reversal = "order_reversal"
+    # The part of an order reversal the customer had already spent.
+    debt = "debt"
+    debt_repayment = "debt_repayment"
     # Undoes another transfer: its accounts are the original's, swapped, and its history sign is
     # the original's, negated (`ledger.service.reverse`).
     reversal = "reversal"
@@ -106,6 +114,17 @@ TRANSFER_KINDS: dict[TransferType, TransferKind] = {
     TransferType.capture: TransferKind(
         AccountKind.held, AccountKind.redeemed, -1, PointType.CashbackUsed
     ),
+    TransferType.order_earn: TransferKind(
+        AccountKind.issued, AccountKind.available, +1, PointType.Purchase
+    ),
+    TransferType.order_reversal: TransferKind(
+        AccountKind.available, AccountKind.issued, -1, PointType.PurchaseReversal
+    ),
+    TransferType.debt: TransferKind(
+        AccountKind.debt, AccountKind.issued, -1, PointType.PurchaseReversal
+    ),
+    # Internal: new points settle what the customer owes.
+    TransferType.debt_repayment: TransferKind(AccountKind.available, AccountKind.debt, 0, None),
     # Placeholder accounts: a reversal always names its accounts explicitly.
     TransferType.reversal: TransferKind(AccountKind.issued, AccountKind.available, 0, None),
 }
@@ -142,6 +161,12 @@ class Balances:
     available: int
     pending: int
     held: int
+    debt: int = 0
+
+    @property
+    def spendable(self) -> int:
+        """What the customer has: available points minus what they owe (may be negative)."""
+        return self.available + self.debt
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,5 +208,6 @@ class HistoryItem:
     point_type: PointType | None
     created_at: datetime
     customer_reason: str | None
+    order_ref: str | None
     expires_at: datetime | None
     is_canceled: bool

@@ -33,7 +33,7 @@ from fidelis.ledger.model import (
     TransferType,
 )
 
-_CUSTOMER_SIDE = (AccountKind.available, AccountKind.pending, AccountKind.held)
+_CUSTOMER_SIDE = (AccountKind.available, AccountKind.pending, AccountKind.held, AccountKind.debt)
 
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
@@ -55,6 +55,7 @@ async def add_transfer(
     customer_reason: str | None = None,
     change_key: str | None = None,
     reverses_id: int | None = None,
+    order_ref: str | None = None,
     source: AccountKind | None = None,
     destination: AccountKind | None = None,
     points: int | None = None,
@@ -85,6 +86,7 @@ async def add_transfer(
                 customer_reason=customer_reason,
                 change_key=change_key,
                 reverses_id=reverses_id,
+                order_ref=order_ref,
                 created_at=now,
             )
             .returning(transfer.c.id)
@@ -246,6 +248,7 @@ async def get_balances(conn: AsyncConnection, tenant_id: int, customer_id: int) 
         available=by_kind.get(AccountKind.available, 0),
         pending=by_kind.get(AccountKind.pending, 0),
         held=by_kind.get(AccountKind.held, 0),
+        debt=by_kind.get(AccountKind.debt, 0),
     )
 
 
@@ -293,6 +296,7 @@ async def list_history(
             transfer.c.point_type,
             transfer.c.created_at,
             transfer.c.customer_reason,
+            transfer.c.order_ref,
             credit_lot.c.expires_at,
             reversal.c.id.label("reversal_id"),
         )
@@ -328,6 +332,7 @@ async def list_history(
             point_type=PointType(r.point_type) if r.point_type is not None else None,
             created_at=r.created_at,
             customer_reason=r.customer_reason,
+            order_ref=r.order_ref,
             expires_at=r.expires_at,
             is_canceled=r.reversal_id is not None,
         )
@@ -542,3 +547,34 @@ async def resolve_hold(
         .where(hold.c.tenant_id == tenant_id, hold.c.id == hold_id)
         .values(status=status.value, captured=captured, resolved_at=now)
     )
+
+
+async def expired_from_lot(conn: AsyncConnection, tenant_id: int, lot_id: int) -> int:
+    """Points of this lot that expired (so can no longer be taken back from the customer)."""
+    result = await conn.execute(
+        select(func.coalesce(func.sum(lot_movement.c.consumed), 0))
+        .join(
+            transfer,
+            and_(
+                transfer.c.tenant_id == lot_movement.c.tenant_id,
+                transfer.c.id == lot_movement.c.transfer_id,
+            ),
+        )
+        .where(
+            lot_movement.c.tenant_id == tenant_id,
+            lot_movement.c.lot_id == lot_id,
+            transfer.c.type.in_(
+                [TransferType.expiration.value, TransferType.hold_expiration.value]
+            ),
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def list_lots_by_id(
+    conn: AsyncConnection, tenant_id: int, lot_ids: Sequence[int]
+) -> list[Lot]:
+    rows = await conn.execute(
+        select(lot).where(lot.c.tenant_id == tenant_id, lot.c.id.in_(lot_ids))
+    )
+    return [_lot(r) for r in rows]

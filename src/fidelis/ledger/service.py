@@ -26,6 +26,7 @@ that is what serializes concurrent writers of one customer on PostgreSQL.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -66,8 +67,12 @@ async def credit(
     reason: str | None = None,
     customer_reason: str | None = None,
     change_key: str | None = None,
+    order_ref: str | None = None,
 ) -> Transfer:
-    """Give the customer `amount` points in a new lot (pending until `available_at`)."""
+    """Give the customer `amount` points in a new lot (pending until `available_at`).
+
+    Points that become available pay off the customer's debt first.
+    """
     available_at = available_at or now
     pending = available_at > now
     destination = AccountKind.pending if pending else AccountKind.available
@@ -81,9 +86,10 @@ async def credit(
         reason=reason,
         customer_reason=customer_reason,
         change_key=change_key,
+        order_ref=order_ref,
         destination=destination,
     )
-    await repository.add_lot(
+    lot_id = await repository.add_lot(
         conn,
         tenant_id=tenant_id,
         customer_id=customer_id,
@@ -98,7 +104,34 @@ async def credit(
     next_event = available_at if pending else expires_at
     if next_event is not None:
         await repository.lower_settle_at(conn, tenant_id, customer_id, next_event)
+    if not pending:
+        await _repay_debt(conn, tenant_id, customer_id, lot_id, amount, now)
     return moved
+
+
+async def _repay_debt(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    lot_id: int,
+    points: int,
+    now: datetime,
+) -> None:
+    """Use up to `points` of a lot that just became available to pay off the customer's debt."""
+    owed = -(await repository.get_balances(conn, tenant_id, customer_id)).debt
+    pay = min(owed, points)
+    if pay > 0:
+        moved = await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            type=TransferType.debt_repayment,
+            amount=pay,
+            now=now,
+        )
+        await repository.consume_lots(
+            conn, tenant_id=tenant_id, transfer_id=moved.id, parts=[(lot_id, pay)]
+        )
 
 
 async def debit(
@@ -186,6 +219,8 @@ async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now
             )
             released.append(lot.id)
             status = LotStatus.available
+            await _repay_debt(conn, tenant_id, customer_id, lot.id, lot.remaining, now)
+            lot = replace(lot, remaining=(await _remaining(conn, tenant_id, lot.id)))
         if status == LotStatus.available and lot.expires_at is not None and lot.expires_at <= now:
             if lot.free > 0:
                 moved = await repository.add_transfer(
@@ -238,16 +273,21 @@ async def effective_balances(
 
 def project(cached: Balances, lots: list[Lot], now: datetime) -> Balances:
     """Apply the releases and expiries due at `now` to cached balances (what `settle` writes)."""
-    available, pending = cached.available, cached.pending
+    available, pending, debt = cached.available, cached.pending, cached.debt
     for lot in lots:
+        free = lot.free
         released = lot.status == LotStatus.pending and lot.available_at <= now
         if released:
+            # Released points pay off debt first, exactly as `settle` does.
+            repaid = min(-debt, lot.remaining)
             pending -= lot.remaining
-            available += lot.remaining
+            available += lot.remaining - repaid
+            debt += repaid
+            free -= repaid
         spendable = released or lot.status == LotStatus.available
         if spendable and lot.expires_at is not None and lot.expires_at <= now:
-            available -= lot.free
-    return Balances(available=available, pending=pending, held=cached.held)
+            available -= free
+    return Balances(available=available, pending=pending, held=cached.held, debt=debt)
 
 
 async def open_lots(conn: AsyncConnection, *, tenant_id: int, customer_id: int) -> list[Lot]:
@@ -519,3 +559,89 @@ async def reverse(
 
 async def get_hold(conn: AsyncConnection, *, tenant_id: int, hold_id: int) -> Hold | None:
     return await repository.get_hold(conn, tenant_id, hold_id)
+
+
+async def _remaining(conn: AsyncConnection, tenant_id: int, lot_id: int) -> int:
+    lots = await repository.list_lots_by_id(conn, tenant_id, [lot_id])
+    return lots[0].remaining if lots else 0
+
+
+async def take_back(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    amount: int,
+    now: datetime,
+    from_lot: int | None = None,
+    order_ref: str | None = None,
+    reason: str | None = None,
+) -> int:
+    """Take back `amount` points earned by an order; what was already spent becomes debt.
+
+    Points come from `from_lot` (the order's own lot, pending or not) first, then from the
+    customer's other available lots, earliest expiry first. Returns the debt created.
+    """
+    lots = await repository.list_open_lots(conn, tenant_id, customer_id)
+    own = [lot for lot in lots if lot.id == from_lot]
+    left = amount
+    if own and own[0].status == LotStatus.pending and own[0].available_at > now:
+        take = min(own[0].remaining, left)
+        if take:
+            moved = await repository.add_transfer(
+                conn,
+                tenant_id=tenant_id,
+                customer_id=customer_id,
+                type=TransferType.order_reversal,
+                amount=take,
+                now=now,
+                source=AccountKind.pending,
+                order_ref=order_ref,
+                reason=reason,
+            )
+            await repository.consume_lots(
+                conn, tenant_id=tenant_id, transfer_id=moved.id, parts=[(own[0].id, take)]
+            )
+            left -= take
+        own = []
+    spendable = [lot for lot in lots if lot.is_available(now) and lot.id != from_lot]
+    order = [lot for lot in own if lot.is_available(now)] + spendable
+    parts: list[tuple[int, int]] = []
+    for lot in order:
+        take = min(lot.free, left)
+        if take > 0:
+            parts.append((lot.id, take))
+            left -= take
+    taken = sum(p for _, p in parts)
+    if taken:
+        moved = await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            type=TransferType.order_reversal,
+            amount=taken,
+            now=now,
+            order_ref=order_ref,
+            reason=reason,
+        )
+        await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=parts)
+    if left:
+        await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            type=TransferType.debt,
+            amount=left,
+            now=now,
+            order_ref=order_ref,
+            reason=reason,
+        )
+    return left
+
+
+async def expired_from_lot(conn: AsyncConnection, *, tenant_id: int, lot_id: int) -> int:
+    return await repository.expired_from_lot(conn, tenant_id, lot_id)
+
+
+async def lot_of(conn: AsyncConnection, *, tenant_id: int, transfer_id: int) -> Lot | None:
+    return await repository.get_lot_of(conn, tenant_id, transfer_id)

@@ -112,7 +112,7 @@ async def change_points(
             now=now,
         )
 
-    return await _changed(db, tenant, apply)
+    return await _changed(db, tenant, customer_id, apply)
 
 
 @router.post("/{customer_id:path}/cashback", summary="Add or remove cashback (R$)")
@@ -130,7 +130,7 @@ async def change_cashback(
             now=now,
         )
 
-    return await _changed(db, tenant, apply)
+    return await _changed(db, tenant, customer_id, apply)
 
 
 # Declared last: its path-typed id (a CNPJ has a "/") must not swallow "/points" and the like.
@@ -145,14 +145,17 @@ async def get_customer(
 
 
 async def _changed(
-    db: Database, tenant: Tenant, apply: Callable[[Connection], Awaitable[PointsSummary]]
+    db: Database,
+    tenant: Tenant,
+    customer_id: str,
+    apply: Callable[[Connection], Awaitable[PointsSummary]],
 ) -> JSONResponse:
     """Run a points change in one write transaction and answer with the Points Response.
 
     A reused ChangeKey is an error whose `Result` is still the customer's current points.
     """
     try:
-        async with db.write() as conn:
+        async with db.write(queue=f"{tenant.id}:{customer_id}") as conn:
             summary = await apply(conn)
     except ChangeKeyAlreadyUsed as exc:
         return envelope.error(

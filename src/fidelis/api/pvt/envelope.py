@@ -58,6 +58,7 @@ CATALOGUE: dict[str, tuple[str, Severity, int]] = {
     "Forbidden": ("41", Severity.Error, 403),
     "RateLimited": ("42", Severity.Error, 429),
     "InternalError": ("99", Severity.Error, 500),
+    "ServiceUnavailable": ("43", Severity.Error, 503),
 }
 
 # Domain errors that are not in the public catalogue (admin and CLI outcomes) map to these.
@@ -109,7 +110,11 @@ def error(exc: FidelisError, *, result: Any = None, in_path: bool = False) -> JS
     content, status = body(result, code_name=code_name, message=exc.message)
     if code_name == "CustomerNotFound" and in_path:
         status = 404
-    headers = {"WWW-Authenticate": 'Basic realm="fidelis"'} if code_name == "Unauthorized" else None
+    headers = None
+    if code_name == "Unauthorized":
+        headers = {"WWW-Authenticate": 'Basic realm="fidelis"'}
+    elif code_name == "ServiceUnavailable":
+        headers = {"Retry-After": "1"}
     return JSONResponse(content, status_code=status_override or status, headers=headers)
 
 

@@ -93,3 +93,48 @@ UPSERT_FIELDS = {
     "Document": "document",
     "IsEnrolled": "is_enrolled",
 }
+
+
+class NamedRef(_Body):
+    OriginalId: Annotated[Text, Field(max_length=200)] | None = None
+    Name: Annotated[Text, Field(max_length=255)] | None = None
+
+
+class Metadata(_Body):
+    Name: Annotated[Text, Field(max_length=200)]
+    Value: Annotated[Text, Field(max_length=1000)] | None = None
+
+
+class OrderProduct(_Body):
+    OriginalId: Annotated[Text, Field(max_length=200)] | None = None
+    Title: Annotated[Text, Field(max_length=500)] | None = None
+    ProductPrice: Money | None = None
+    Quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    ProductCategory: NamedRef | None = None
+
+
+class OrderRequest(_Body):
+    OriginalId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+    OrderPlacementDate: datetime | None = None
+    IsCompleted: StrictBool = False
+    OrderCompletedDate: datetime | None = None
+    IsCancelledOrReturned: StrictBool = False
+    OrderCancelledDate: datetime | None = None
+    OrderStatus: Annotated[Text, Field(max_length=200)] | None = None
+    OrderTotal: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = None
+    Customer: CustomerUpsertRequest | None = None
+    Products: list[OrderProduct] = Field(default_factory=list, max_length=1000)
+    Coupon: Annotated[Text, Field(max_length=200)] | None = None
+    Branch: NamedRef | None = None
+    SalesPerson: NamedRef | None = None
+    Metadatas: list[Metadata] = Field(default_factory=list, max_length=100)
+
+
+class OrderCancelRequest(_Body):
+    OrderCancelledDate: datetime | None = None
+    OrderStatus: Annotated[Text, Field(max_length=200)] | None = None
+
+
+class PartialCancelRequest(_Body):
+    ValueToRefund: Money
+    CancelKey: Key | None = None

@@ -10,6 +10,7 @@ from fidelis.customer.service import PointsSummary
 from fidelis.kit.clock import iso_utc
 from fidelis.kit.money import to_money
 from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem, PointType
+from fidelis.order.service import Outcome
 from fidelis.program.schemas import ProgramSettings
 
 
@@ -31,8 +32,8 @@ def customer_model(
         "Document": customer.document,
         "IsEnrolled": customer.is_enrolled,
         "IsEnabled": customer.is_enabled,
-        "BalanceOfPoints": balances.available,
-        "BalanceCashback": cashback(balances.available, program),
+        "BalanceOfPoints": balances.spendable,
+        "BalanceCashback": cashback(balances.spendable, program),
     }
 
 
@@ -48,7 +49,7 @@ def history_item(item: HistoryItem, program: ProgramSettings) -> dict[str, Any]:
         "Title": title(item, program),
         "ExpirationDate": iso_utc(item.expires_at),
         "IsCanceled": item.is_canceled,
-        "OrderId": None,
+        "OrderId": item.order_ref,
         "RewardId": None,
         "BranchId": None,
         "BranchName": None,
@@ -71,14 +72,35 @@ def points_response(summary: PointsSummary, program: ProgramSettings) -> dict[st
         "CustomerExists": True,
         "InternalId": str(summary.customer.id),
         "Name": summary.customer.name,
-        "PointsBalance": balances.available,
+        "PointsBalance": balances.spendable,
         "PendingPoints": balances.pending,
         "HeldPoints": balances.held,
-        "CashbackBalance": cashback(balances.available, program),
+        "CashbackBalance": cashback(balances.spendable, program),
         "PointsToExpire": [
             {"Points": e.points, "When": iso_utc(e.when)} for e in summary.to_expire
         ],
         "PointHistory": [history_item(i, program) for i in summary.history],
+    }
+
+
+def order_model(outcome: Outcome, balances: Balances, program: ProgramSettings) -> dict[str, Any]:
+    order = outcome.order
+    return {
+        "Id": order.id,
+        "OriginalId": order.original_id,
+        "State": order.state,
+        "OrderTotal": Decimal(order.total_cents) / 100,
+        "RefundedTotal": Decimal(order.refunded_cents) / 100,
+        "EarnedPoints": order.earned_points,
+        "ReversedPoints": order.reversed_points,
+        "Coupon": order.coupon,
+        "RewardId": None,
+        "OrderStatus": order.status_text,
+        "OrderPlacementDate": iso_utc(order.placed_at),
+        "OrderCompletedDate": iso_utc(order.completed_at),
+        "OrderCancelledDate": iso_utc(order.cancelled_at),
+        "UpdatedDate": iso_utc(order.updated_at),
+        "Customer": customer_model(outcome.customer, balances, program),
     }
 
 
