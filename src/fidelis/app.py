@@ -16,11 +16,13 @@ from starlette.responses import Response
 
 from fidelis import __version__, logs
 from fidelis.api.admin import program as admin_program
+from fidelis.api.admin import rewards as admin_rewards
 from fidelis.api.json import JSONResponse
 from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
 from fidelis.api.pvt import customers as pvt_customers
 from fidelis.api.pvt import envelope
 from fidelis.api.pvt import orders as pvt_orders
+from fidelis.api.pvt import rewards as pvt_rewards
 from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.errors import FidelisError, InvalidField
@@ -57,7 +59,13 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    routers = [pvt_customers.router, pvt_orders.router, admin_program.router]
+    routers = [
+        pvt_customers.router,
+        pvt_orders.router,
+        pvt_rewards.router,
+        admin_program.router,
+        admin_rewards.router,
+    ]
     for router in routers:
         app.include_router(router)
 

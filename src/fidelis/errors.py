@@ -2,7 +2,8 @@
 
     FidelisError
     ├── NotFound            the thing named does not exist (in this tenant)
-    │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound, OrderNotFound
+    │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound, OrderNotFound,
+    │     RewardNotFound
     ├── Conflict            an idempotency key or a state forbids the request
     │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict, TransferAlreadyReversed, HoldNotActive
     ├── RuleViolation       a valid request that the program's rules refuse
@@ -74,6 +75,11 @@ class HoldNotFound(NotFound):
 class OrderNotFound(NotFound):
     code = "OrderNotFound"
     default_message = "Order not found."
+
+
+class RewardNotFound(NotFound):
+    code = "RewardNotFound"
+    default_message = "Reward not found."
 
 
 class ApiKeyNotFound(NotFound):

@@ -272,3 +272,44 @@ purchase = Table(
     ),
     Index("ix_purchase_coupon", "tenant_id", "coupon"),
 )
+
+# A reward of the catalogue. Its configuration only: redemptions keep their own copy of what
+# they spent, so changing or deactivating a reward never touches past redemptions.
+reward = Table(
+    "reward",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("title", String(255), nullable=False),
+    Column("description", String(2000), nullable=True),
+    # 0 PercentDiscount, 1 FixedValueDiscount, 2 FreeShipping, 3 Cashback, 4 Custom.
+    Column("reward_type", Integer, nullable=False),
+    # Value x 100: centavos for R$ values, hundredths of a percent for PercentDiscount
+    # (12.5% is 1250). Null for Cashback, whose value is chosen at redemption.
+    Column("value_cents", BigInteger, nullable=True),
+    # The cost in points; null for Cashback (it spends points worth the value redeemed).
+    Column("points", BigInteger, nullable=True),
+    Column("is_active", Boolean, nullable=False),
+    # Minimum purchase, in centavos.
+    Column("minimal_value_cents", BigInteger, nullable=False, server_default="0"),
+    Column("cumulative_discount", Boolean, nullable=False),
+    # Days a generated coupon stays valid (null: no expiry).
+    Column("valid_days", Integer, nullable=True),
+    Column("code_prefix", String(20), nullable=True),
+    Column("coupon_code_length", Integer, nullable=False, server_default="8"),
+    Column("has_same_customer_usage_limit", Boolean, nullable=False),
+    Column("same_customer_usage_limit", Integer, nullable=True),
+    Column("has_global_usage_limit", Boolean, nullable=False),
+    Column("global_usage_limit", Integer, nullable=True),
+    Column("valid_date_start", UtcDateTime, nullable=True),
+    Column("valid_date_end", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    CheckConstraint("reward_type >= 0 AND reward_type <= 4", name="type_known"),
+    CheckConstraint("points >= 0", name="points_not_negative"),
+    CheckConstraint("minimal_value_cents >= 0", name="minimal_value_not_negative"),
+    CheckConstraint(
+        "coupon_code_length >= 4 AND coupon_code_length <= 32", name="coupon_code_length_range"
+    ),
+)

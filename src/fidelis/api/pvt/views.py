@@ -12,6 +12,8 @@ from fidelis.kit.money import to_money
 from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem, PointType
 from fidelis.order.service import Outcome
 from fidelis.program.schemas import ProgramSettings
+from fidelis.reward import service as reward_service
+from fidelis.reward.repository import Reward
 
 
 def cashback(points: int, program: ProgramSettings) -> Decimal:
@@ -101,6 +103,30 @@ def order_model(outcome: Outcome, balances: Balances, program: ProgramSettings) 
         "OrderCancelledDate": iso_utc(order.cancelled_at),
         "UpdatedDate": iso_utc(order.updated_at),
         "Customer": customer_model(outcome.customer, balances, program),
+    }
+
+
+def reward_configuration(reward: Reward) -> dict[str, Any]:
+    """The reward configuration shape, shared by the Private API and the admin API."""
+    return {
+        "Id": reward.id,
+        "Title": reward.title,
+        "Description": reward.description,
+        "RewardType": reward.reward_type,
+        "Value": reward_service.value_of(reward),
+        "Points": reward.points,
+        "IsActive": reward.is_active,
+        "MinimalValue": reward_service.minimal_value_of(reward),
+        "CumulativeDiscount": reward.cumulative_discount,
+        "ValidDays": reward.valid_days,
+        "CodePrefix": reward.code_prefix,
+        "CouponCodeLength": reward.coupon_code_length,
+        "HasSameCustomerUsageLimit": reward.has_same_customer_usage_limit,
+        "SameCustomerUsageLimit": reward.same_customer_usage_limit,
+        "HasGlobalUsageLimit": reward.has_global_usage_limit,
+        "GlobalUsageLimit": reward.global_usage_limit,
+        "ValidDateStart": iso_utc(reward.valid_date_start),
+        "ValidDateEnd": iso_utc(reward.valid_date_end),
     }
 
 

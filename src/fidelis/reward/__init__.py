@@ -1,0 +1,1 @@
+"""The rewards catalogue: what customers can spend their points on, configured by the program."""
