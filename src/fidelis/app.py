@@ -22,6 +22,7 @@ from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
 from fidelis.api.pvt import customers as pvt_customers
 from fidelis.api.pvt import envelope
 from fidelis.api.pvt import orders as pvt_orders
+from fidelis.api.pvt import pos as pvt_pos
 from fidelis.api.pvt import rewards as pvt_rewards
 from fidelis.config import Settings
 from fidelis.db.engine import Database
@@ -63,6 +64,7 @@ def create_app(
         pvt_customers.router,
         pvt_orders.router,
         pvt_rewards.router,
+        pvt_pos.router,
         admin_program.router,
         admin_rewards.router,
     ]

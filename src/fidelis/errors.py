@@ -3,12 +3,13 @@
     FidelisError
     ├── NotFound            the thing named does not exist (in this tenant)
     │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound, OrderNotFound,
-    │     RewardNotFound
+    │     RewardNotFound, RedeemNotFound
     ├── Conflict            an idempotency key or a state forbids the request
     │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict, TransferAlreadyReversed, HoldNotActive
     ├── RuleViolation       a valid request that the program's rules refuse
     │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled, InvalidOrderTransition,
-    │     RefundExceedsOrderTotal
+    │     RefundExceedsOrderTotal, RewardInactive, RewardRequirementsNotMet, NotEnoughPoints,
+    │     CustomerInDebt
     └── InvalidInput        the request itself is malformed
           InvalidField (ValidationError), PointsCannotBeZero, OperationTypeMismatch,
           ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument
@@ -82,6 +83,11 @@ class RewardNotFound(NotFound):
     default_message = "Reward not found."
 
 
+class RedeemNotFound(NotFound):
+    code = "RedeemNotFound"
+    default_message = "Redemption not found."
+
+
 class ApiKeyNotFound(NotFound):
     code = "ApiKeyNotFound"
     default_message = "API key not found."
@@ -141,6 +147,26 @@ class RefundExceedsOrderTotal(RuleViolation):
 class CashbackNotEnabled(RuleViolation):
     code = "CashbackNotEnabled"
     default_message = "Cashback is not enabled for this program."
+
+
+class RewardInactive(RuleViolation):
+    code = "RewardInactive"
+    default_message = "This reward is not active."
+
+
+class RewardRequirementsNotMet(RuleViolation):
+    code = "RewardRequirementsNotMet"
+    default_message = "The reward's requirements are not met."
+
+
+class NotEnoughPoints(RuleViolation):
+    code = "NotEnoughPoints"
+    default_message = "The customer does not have enough points for this reward."
+
+
+class CustomerInDebt(RuleViolation):
+    code = "CustomerInDebt"
+    default_message = "The customer owes points and cannot redeem until the debt is paid."
 
 
 # --- invalid input ---------------------------------------------------------------------------

@@ -20,3 +20,8 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, default=_default)
+
+
+def plain(content: Any) -> Any:
+    """`content` as plain JSON values (what a JSON column can store), as it would be sent."""
+    return orjson.loads(orjson.dumps(content, default=_default))

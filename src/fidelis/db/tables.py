@@ -313,3 +313,41 @@ reward = Table(
         "coupon_code_length >= 4 AND coupon_code_length <= 32", name="coupon_code_length_range"
     ),
 )
+
+# A redemption of a reward (point of sale for now). It keeps its own copy of what it spent, so
+# changing the reward never touches it. Cancelling reverses `transfer_id` (points go back to
+# their lots) and records the reversal in `cancel_transfer_id`.
+redemption = Table(
+    "redemption",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("reward_id", BigInteger, nullable=False),
+    Column("reward_type", Integer, nullable=False),
+    # Short, upper-case, unambiguous: typed at a till.
+    Column("external_code", String(20), nullable=False),
+    # Only when a coupon was generated (CodePrefix + random code).
+    Column("coupon_code", String(60), nullable=True),
+    Column("original_key", String(200), nullable=True),
+    Column("points", BigInteger, nullable=False),
+    # Value x 100: the discount (R$ or percent) or the cashback R$ used.
+    Column("value_cents", BigInteger, nullable=True),
+    Column("transfer_id", BigInteger, nullable=False),
+    Column("cancel_transfer_id", BigInteger, nullable=True),
+    Column("is_canceled", Boolean, nullable=False),
+    Column("order_ref", String(200), nullable=True),
+    # 0 LandingPage, 1 Widget, 2 Copilot, 3 Checkout, 4 API, 5 PDV.
+    Column("redeem_origin", Integer, nullable=True),
+    # Branch, SalesPerson and Metadatas as the store sent them.
+    Column("details", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("canceled_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "external_code"),
+    UniqueConstraint("tenant_id", "coupon_code"),
+    CheckConstraint("points > 0", name="points_positive"),
+    Index("ix_redemption_customer", "tenant_id", "customer_id"),
+    Index("ix_redemption_reward", "tenant_id", "reward_id"),
+    Index("ix_redemption_original_key", "tenant_id", "original_key"),
+)

@@ -86,6 +86,8 @@ class TransferType(StrEnum):
     # Undoes another transfer: its accounts are the original's, swapped, and its history sign is
     # the original's, negated (`ledger.service.reverse`).
     reversal = "reversal"
+    # A reward redeemed: points spent on it (cancelling reverses this transfer).
+    redemption = "redemption"
 
     @property
     def kind(self) -> TransferKind:
@@ -127,6 +129,9 @@ TRANSFER_KINDS: dict[TransferType, TransferKind] = {
     TransferType.debt_repayment: TransferKind(AccountKind.available, AccountKind.debt, 0, None),
     # Placeholder accounts: a reversal always names its accounts explicitly.
     TransferType.reversal: TransferKind(AccountKind.issued, AccountKind.available, 0, None),
+    TransferType.redemption: TransferKind(
+        AccountKind.available, AccountKind.redeemed, -1, PointType.Redemption
+    ),
 }
 
 

@@ -138,3 +138,18 @@ class OrderCancelRequest(_Body):
 class PartialCancelRequest(_Body):
     ValueToRefund: Money
     CancelKey: Key | None = None
+
+
+class PosRedeemRequest(_Body):
+    CustomerId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+    Value: Money | None = Field(default=None, description="Cashback rewards: the R$ to use.")
+    Points: Points32 | None = Field(default=None, description="Cashback rewards: points to use.")
+    OriginalKey: Key | None = None
+    Metadatas: list[Metadata] = Field(default_factory=list, max_length=100)
+    RedeemOrigin: Annotated[StrictInt, Field(ge=0, le=5)] | None = None
+    Branch: NamedRef | None = None
+    SalesPerson: NamedRef | None = None
+    ForceGenerateCoupon: StrictBool = False
+    # Extensions (not enforced yet): the purchase the reward is used on.
+    PurchaseValue: Money | None = None
+    DiscountValue: Money | None = None

@@ -12,8 +12,10 @@ from fidelis.kit.money import to_money
 from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem, PointType
 from fidelis.order.service import Outcome
 from fidelis.program.schemas import ProgramSettings
+from fidelis.redemption.repository import Redemption
 from fidelis.reward import service as reward_service
 from fidelis.reward.repository import Reward
+from fidelis.reward.service import RewardType
 
 
 def cashback(points: int, program: ProgramSettings) -> Decimal:
@@ -153,4 +155,40 @@ def page(items: list[dict[str, Any]], *, total: int, number: int, size: int) -> 
         "HasNextPage": number * size < total,
         "HasError": False,
         "ErrorMessages": [],
+    }
+
+
+def _hundredths(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value) / 100
+
+
+def redeem_result(redemption: Redemption) -> dict[str, Any]:
+    """`Result` of a PoS redeem."""
+    return {
+        "RewardId": redemption.id,
+        "ExternalCode": redemption.external_code,
+        "OriginalKey": redemption.original_key,
+        "Point": {"PointId": redemption.transfer_id, "Quantity": -redemption.points},
+        "Coupon": redemption.coupon_code,
+        "RewardType": redemption.reward_type,
+        "Value": _hundredths(redemption.value_cents),
+    }
+
+
+def redemption_record(
+    redemption: Redemption, customer: Customer, balances: Balances, program: ProgramSettings
+) -> dict[str, Any]:
+    """The redemption record (`GET /v1/pvt/Rewards/{id}`, cancel results)."""
+    cash = None
+    if redemption.reward_type in (RewardType.Cashback, RewardType.FixedValueDiscount):
+        cash = _hundredths(redemption.value_cents)
+    return {
+        "Id": redemption.id,
+        "Customer": customer_model(customer, balances, program),
+        "ExternalCode": redemption.external_code,
+        "CashValue": cash,
+        "IsCanceled": redemption.is_canceled,
+        "RedeemDate": iso_utc(redemption.created_at),
+        "Points": redemption.points,
+        "OrderId": redemption.order_ref,
     }

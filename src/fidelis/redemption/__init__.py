@@ -1,0 +1,1 @@
+"""Reward redemptions: spending points on a reward of the catalogue, and cancelling that."""

@@ -1,0 +1,335 @@
+"""Redeeming rewards at the point of sale, and cancelling a redemption.
+
+Rules of a redeem, in the order they are checked (api-pvt.md, Point of sale):
+
+1. the customer exists (`CustomerNotFound`; the customer is in the body, so 400);
+2. the reward exists in this tenant (`RewardNotFound`, 404);
+3. the `OriginalKey` (scope "redeem", per tenant) is claimed: the same request again answers
+   the stored result (`AlreadyProcessed`), another request with it is `IdempotencyKeyConflict`;
+4. the reward is active and today is within `ValidDateStart`/`ValidDateEnd` (`RewardInactive`);
+5. the customer is enabled (`CustomerDisabled`) and owes no points (`CustomerInDebt`);
+6. usage limits, per customer and global, count non-cancelled redemptions
+   (`RewardRequirementsNotMet`);
+7. the cost: `Points` of the reward; a Cashback reward takes exactly one of `Value` (R$,
+   converted exactly at `PointValue`) or `Points`, > 0 (`CashbackNotEnabled`, `InvalidValue`);
+8. enough available points (`NotEnoughPoints`).
+
+The points are spent with one ledger debit (lots earliest expiry first); cancelling reverses
+that debit, so the points go back to the exact lots they came from, keeping their expiry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from fidelis.customer import repository as customer_repository
+from fidelis.customer import service as customer_service
+from fidelis.customer.repository import Customer
+from fidelis.errors import (
+    CashbackNotEnabled,
+    CustomerDisabled,
+    CustomerInDebt,
+    IdempotencyKeyConflict,
+    InsufficientBalance,
+    InvalidValue,
+    NotEnoughPoints,
+    RedeemNotFound,
+    RewardInactive,
+    RewardNotFound,
+    RewardRequirementsNotMet,
+)
+from fidelis.idempotency import repository as keys
+from fidelis.idempotency.service import request_hash
+from fidelis.kit import money
+from fidelis.ledger import service as ledger
+from fidelis.ledger.model import PointType, TransferType
+from fidelis.program.schemas import ProgramSettings
+from fidelis.redemption import repository
+from fidelis.redemption.repository import Redemption
+from fidelis.reward import repository as reward_repository
+from fidelis.reward.repository import Reward
+from fidelis.reward.service import RewardType
+
+REDEEM_KEY_SCOPE = "redeem"
+# Upper-case letters and digits without the look-alikes 0/O, 1/I/L: safe to type at a till.
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+EXTERNAL_CODE_LENGTH = 8
+CODE_ATTEMPTS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RedeemRequest:
+    """A PoS redeem as the store sent it."""
+
+    reward_id: int
+    ident: str
+    points: int | None = None
+    value: Decimal | None = None
+    original_key: str | None = None
+    redeem_origin: int | None = None
+    force_coupon: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    redemption: Redemption
+    # For a replayed OriginalKey: the result first given (nothing was done this time).
+    replayed: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    redemption: Redemption
+    customer: Customer
+    # True when nothing was done because it had been done before (a warning).
+    already: bool = False
+
+
+def new_code(length: int) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+async def redeem_at_pos(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    program: ProgramSettings,
+    request: RedeemRequest,
+    now: datetime,
+) -> Redeemed:
+    """Spend the customer's points on a reward (rules in the module docstring).
+
+    Raises:
+        CustomerNotFound, RewardNotFound, IdempotencyKeyConflict, RewardInactive,
+        CustomerDisabled, CustomerInDebt, RewardRequirementsNotMet, CashbackNotEnabled,
+        InvalidValue, NotEnoughPoints.
+    """
+    customer = await customer_service.lock(conn, tenant_id, request.ident, now=now)
+    reward = await reward_repository.get(conn, tenant_id, request.reward_id)
+    if reward is None:
+        raise RewardNotFound(f"reward {request.reward_id} not found")
+    if request.original_key is not None:
+        fingerprint = request_hash(
+            "pos-redeem",
+            customer.id,
+            {
+                "RewardId": reward.id,
+                "Points": request.points,
+                "Value": None if request.value is None else str(request.value),
+            },
+        )
+        claimed = await keys.claim(
+            conn,
+            tenant_id=tenant_id,
+            scope=REDEEM_KEY_SCOPE,
+            key=request.original_key,
+            request_hash=fingerprint,
+            customer_id=customer.id,
+            now=now,
+        )
+        if not claimed:
+            stored = await keys.get(
+                conn, tenant_id=tenant_id, scope=REDEEM_KEY_SCOPE, key=request.original_key
+            )
+            assert stored is not None
+            if stored.request_hash != fingerprint or stored.result is None:
+                raise IdempotencyKeyConflict("This OriginalKey was used for another redemption.")
+            found = await repository.get_by_original_key(conn, tenant_id, request.original_key)
+            assert found is not None
+            return Redeemed(found, stored.result)
+    _check_active(reward, now)
+    if not customer.is_enabled:
+        raise CustomerDisabled()
+    balances = await ledger.effective_balances(
+        conn, tenant_id=tenant_id, customer_id=customer.id, settle_at=None, now=now
+    )
+    if balances.debt < 0:
+        raise CustomerInDebt()
+    await _check_limits(conn, tenant_id, reward, customer)
+    points, value_cents = _cost(reward, program, request)
+    try:
+        spent = await ledger.debit(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer.id,
+            type=TransferType.redemption,
+            amount=points,
+            now=now,
+            reason=f"reward {reward.id}",
+        )
+    except InsufficientBalance:
+        raise NotEnoughPoints(
+            f"The reward costs {points} points; {balances.available} are available."
+        ) from None
+    values: dict[str, Any] = {
+        "customer_id": customer.id,
+        "reward_id": reward.id,
+        "reward_type": reward.reward_type,
+        "original_key": request.original_key,
+        "points": points,
+        "value_cents": value_cents,
+        "transfer_id": spent.id,
+        "is_canceled": False,
+        "redeem_origin": request.redeem_origin,
+        "details": request.details,
+        "created_at": now,
+    }
+    for _ in range(CODE_ATTEMPTS):
+        values["external_code"] = new_code(EXTERNAL_CODE_LENGTH)
+        if request.force_coupon:
+            values["coupon_code"] = (reward.code_prefix or "") + new_code(reward.coupon_code_length)
+        redemption_id = await repository.try_add(conn, tenant_id, values)
+        if redemption_id is not None:
+            break
+    else:  # pragma: no cover - 31^8 codes: ten collisions in a row do not happen
+        raise RuntimeError("could not generate a unique ExternalCode")
+    created = await repository.get(conn, tenant_id, redemption_id)
+    assert created is not None
+    return Redeemed(created)
+
+
+def _check_active(reward: Reward, now: datetime) -> None:
+    if not reward.is_active:
+        raise RewardInactive()
+    if reward.valid_date_start is not None and now < reward.valid_date_start:
+        raise RewardInactive("This reward is not valid yet.")
+    if reward.valid_date_end is not None and now > reward.valid_date_end:
+        raise RewardInactive("This reward is no longer valid.")
+
+
+async def _check_limits(
+    conn: AsyncConnection, tenant_id: int, reward: Reward, customer: Customer
+) -> None:
+    limit = reward.same_customer_usage_limit
+    if reward.has_same_customer_usage_limit and limit is not None:
+        used = await repository.count_active(conn, tenant_id, reward.id, customer_id=customer.id)
+        if used >= limit:
+            raise RewardRequirementsNotMet("The customer reached this reward's usage limit.")
+    limit = reward.global_usage_limit
+    if reward.has_global_usage_limit and limit is not None:
+        # Redeemers of other customers do not share our row lock: the reward's lock orders them.
+        await reward_repository.get(conn, tenant_id, reward.id, for_update=True)
+        if await repository.count_active(conn, tenant_id, reward.id) >= limit:
+            raise RewardRequirementsNotMet("This reward reached its usage limit.")
+
+
+def _cost(
+    reward: Reward, program: ProgramSettings, request: RedeemRequest
+) -> tuple[int, int | None]:
+    """(points spent, value x 100) of this redemption."""
+    if reward.reward_type != RewardType.Cashback:
+        assert reward.points is not None
+        return reward.points, reward.value_cents
+    if not program.CashbackEnabled:
+        raise CashbackNotEnabled()
+    if (request.value is None) == (request.points is None):
+        raise InvalidValue("A cashback reward needs exactly one of Value or Points.")
+    if request.value is not None:
+        if request.value <= 0:
+            raise InvalidValue("Value must be greater than zero.")
+        try:
+            points = money.to_points(request.value, program.PointValue)
+        except money.InexactAmount as exc:
+            raise InvalidValue(f"Value {exc}.") from None
+        value = request.value
+    else:
+        assert request.points is not None
+        if request.points <= 0:
+            raise InvalidValue("Points must be greater than zero.")
+        points = request.points
+        value = money.to_money(points, program.PointValue)
+    if not 0 < points <= money.MAX_POINTS:
+        raise InvalidValue("Value is out of range.")
+    return points, int(value * 100)
+
+
+async def _lock_customer(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, now: datetime
+) -> Customer:
+    found = await customer_repository.get_by_id(conn, tenant_id, customer_id, for_update=True)
+    assert found is not None
+    await ledger.settle_if_due(
+        conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
+    )
+    return found
+
+
+async def _customer(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Customer:
+    found = await customer_repository.get_by_id(conn, tenant_id, customer_id)
+    assert found is not None
+    return found
+
+
+async def _find(
+    conn: AsyncConnection, tenant_id: int, redemption_id: int | None, original_key: str | None
+) -> Redemption:
+    found = None
+    if redemption_id is not None:
+        found = await repository.get(conn, tenant_id, redemption_id)
+    elif original_key is not None:
+        found = await repository.get_by_original_key(conn, tenant_id, original_key)
+    if found is None:
+        raise RedeemNotFound()
+    return found
+
+
+async def cancel(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    now: datetime,
+    redemption_id: int | None = None,
+    original_key: str | None = None,
+) -> Record:
+    """Cancel a redemption: its points go back to the lots they came from, once.
+
+    Raises:
+        RedeemNotFound.
+    """
+    found = await _find(conn, tenant_id, redemption_id, original_key)
+    # The customer's lock first, as every write; then the redemption's own row.
+    customer = await _lock_customer(conn, tenant_id, found.customer_id, now)
+    locked = await repository.get(conn, tenant_id, found.id, for_update=True)
+    assert locked is not None
+    if locked.is_canceled:
+        return Record(locked, customer, already=True)
+    back = await ledger.reverse(
+        conn,
+        tenant_id=tenant_id,
+        transfer_id=locked.transfer_id,
+        now=now,
+        point_type=PointType.RedemptionCanceled,
+    )
+    await repository.change(
+        conn,
+        tenant_id,
+        locked.id,
+        {"is_canceled": True, "cancel_transfer_id": back.id, "canceled_at": now},
+    )
+    reloaded = await repository.get(conn, tenant_id, locked.id)
+    assert reloaded is not None
+    return Record(reloaded, await _customer(conn, tenant_id, customer.id))
+
+
+async def get(conn: AsyncConnection, tenant_id: int, redemption_id: int) -> Record:
+    """Raises:
+    RedeemNotFound.
+    """
+    found = await _find(conn, tenant_id, redemption_id, None)
+    return Record(found, await _customer(conn, tenant_id, found.customer_id))
+
+
+async def remember_result(
+    conn: AsyncConnection, *, tenant_id: int, original_key: str, result: dict[str, Any]
+) -> None:
+    """Keep the answer of a redeem so a replay of its OriginalKey repeats it."""
+    await keys.set_result(
+        conn, tenant_id=tenant_id, scope=REDEEM_KEY_SCOPE, key=original_key, result=result
+    )
