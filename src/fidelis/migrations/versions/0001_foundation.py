@@ -10,26 +10,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from fidelis.migrations.tenant_key import tenant_key
+
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 UTC_DT = sa.DateTime(timezone=True)
-
-
-def _key(table: str) -> list[sa.schema.SchemaItem]:
-    """`(tenant_id, id)` primary key; on SQLite `id` is the auto-incrementing rowid instead."""
-    if op.get_bind().dialect.name == "sqlite":
-        return [
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
-        ]
-    return [
-        sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
-        sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "id", name=f"pk_{table}"),
-    ]
 
 
 def upgrade() -> None:
@@ -56,7 +44,7 @@ def upgrade() -> None:
 
     op.create_table(
         "customer",
-        *_key("customer"),
+        *tenant_key("customer"),
         sa.Column("original_id", sa.String(200), nullable=False),
         sa.Column("email", sa.String(255)),
         sa.Column("email_key", sa.String(255)),
@@ -77,7 +65,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "account",
-        *_key("account"),
+        *tenant_key("account"),
         sa.Column("customer_id", sa.BigInteger, nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("balance", sa.BigInteger, nullable=False),
@@ -87,7 +75,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "transfer",
-        *_key("transfer"),
+        *tenant_key("transfer"),
         sa.Column("customer_id", sa.BigInteger, nullable=False),
         sa.Column("type", sa.String(32), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
@@ -104,7 +92,7 @@ def upgrade() -> None:
     op.create_index("ix_transfer_customer", "transfer", ["tenant_id", "customer_id", "id"])
     op.create_table(
         "entry",
-        *_key("entry"),
+        *tenant_key("entry"),
         sa.Column("transfer_id", sa.BigInteger, nullable=False),
         sa.Column("account_id", sa.BigInteger, nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
@@ -114,7 +102,7 @@ def upgrade() -> None:
     op.create_index("ix_entry_account", "entry", ["tenant_id", "account_id"])
     op.create_table(
         "lot",
-        *_key("lot"),
+        *tenant_key("lot"),
         sa.Column("customer_id", sa.BigInteger, nullable=False),
         sa.Column("transfer_id", sa.BigInteger, nullable=False),
         sa.Column("origin", sa.String(32), nullable=False),
@@ -135,7 +123,7 @@ def upgrade() -> None:
     op.create_index("ix_lot_customer", "lot", ["tenant_id", "customer_id", "status"])
     op.create_table(
         "lot_movement",
-        *_key("lot_movement"),
+        *tenant_key("lot_movement"),
         sa.Column("lot_id", sa.BigInteger, nullable=False),
         sa.Column("transfer_id", sa.BigInteger, nullable=False),
         sa.Column("consumed", sa.BigInteger, nullable=False),
@@ -145,7 +133,7 @@ def upgrade() -> None:
     op.create_index("ix_lot_movement_transfer", "lot_movement", ["tenant_id", "transfer_id"])
     op.create_table(
         "hold",
-        *_key("hold"),
+        *tenant_key("hold"),
         sa.Column("customer_id", sa.BigInteger, nullable=False),
         sa.Column("purpose", sa.String(16), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
@@ -164,7 +152,7 @@ def upgrade() -> None:
     op.create_index("ix_hold_customer", "hold", ["tenant_id", "customer_id", "status"])
     op.create_table(
         "hold_part",
-        *_key("hold_part"),
+        *tenant_key("hold_part"),
         sa.Column("hold_id", sa.BigInteger, nullable=False),
         sa.Column("lot_id", sa.BigInteger, nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from fidelis.migrations.tenant_key import tenant_key
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -19,21 +21,9 @@ UTC_DT = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    key: list[sa.schema.SchemaItem]
-    if op.get_bind().dialect.name == "sqlite":
-        key = [
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
-        ]
-    else:
-        key = [
-            sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
-            sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
-            sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_reward"),
-        ]
     op.create_table(
         "reward",
-        *key,
+        *tenant_key("reward"),
         sa.Column("title", sa.String(255), nullable=False),
         sa.Column("description", sa.String(2000)),
         sa.Column("reward_type", sa.Integer, nullable=False),

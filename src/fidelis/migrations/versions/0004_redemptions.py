@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from fidelis.migrations.tenant_key import tenant_key
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -19,21 +21,9 @@ UTC_DT = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    key: list[sa.schema.SchemaItem]
-    if op.get_bind().dialect.name == "sqlite":
-        key = [
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
-        ]
-    else:
-        key = [
-            sa.Column("tenant_id", sa.Integer, sa.ForeignKey("tenant.id"), nullable=False),
-            sa.Column("id", sa.BigInteger, sa.Identity(), nullable=False),
-            sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_redemption"),
-        ]
     op.create_table(
         "redemption",
-        *key,
+        *tenant_key("redemption"),
         sa.Column("customer_id", sa.BigInteger, nullable=False),
         sa.Column("reward_id", sa.BigInteger, nullable=False),
         sa.Column("reward_type", sa.Integer, nullable=False),
