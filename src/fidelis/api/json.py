@@ -1,4 +1,4 @@
-"""Fast JSON responses. Decimals (R$, already exact to the cent) are written as JSON numbers."""
+"""Fast JSON responses. Decimals (R$) are written as exact JSON numbers, never via float."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)
+        # The exact decimal text, written as a JSON number (never through a binary float).
+        return orjson.Fragment(format(value, "f").encode())
     raise TypeError(f"cannot serialize {type(value).__name__}")
 
 

@@ -87,6 +87,25 @@ async def lock(conn: AsyncConnection, tenant_id: int, ident: str, *, now: dateti
     return found
 
 
+async def lock_by_id(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, *, now: datetime
+) -> Customer:
+    """`lock` for a customer already known by id (an order's or a redemption's)."""
+    found = await repository.get_by_id(conn, tenant_id, customer_id, for_update=True)
+    assert found is not None, "rows that name a customer always name one of their tenant"
+    await ledger.settle_if_due(
+        conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
+    )
+    return found
+
+
+async def get_by_id(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Customer:
+    """A customer already known by id, as it is now in this transaction."""
+    found = await repository.get_by_id(conn, tenant_id, customer_id)
+    assert found is not None, "rows that name a customer always name one of their tenant"
+    return found
+
+
 async def upsert(
     conn: AsyncConnection, tenant_id: int, fields: dict[str, Any], *, now: datetime
 ) -> tuple[Customer, str]:

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.customer import repository as customer_repository
 from fidelis.customer import service as customer_service
 from fidelis.customer.repository import Customer
 from fidelis.errors import (
@@ -98,7 +97,7 @@ async def upsert(
     if order is None:
         order, customer = await _create(conn, tenant_id, report, total_cents, now)
     else:
-        customer = await _lock_customer(conn, tenant_id, order.customer_id, now)
+        customer = await customer_service.lock_by_id(conn, tenant_id, order.customer_id, now=now)
     if order.state == CANCELLED and target != CANCELLED:
         raise InvalidOrderTransition("A cancelled order cannot change state.")
     if order.state == COMPLETED and target == PENDING:
@@ -126,7 +125,7 @@ async def upsert(
         order = await _complete(conn, tenant_id, program, order, customer, report.completed_at, now)
     if target == CANCELLED and order.state != CANCELLED:
         order = await _cancel(conn, tenant_id, order, report.cancelled_at or now, None, now)
-    return Outcome(order, await _customer(conn, tenant_id, customer.id))
+    return Outcome(order, await customer_service.get_by_id(conn, tenant_id, customer.id))
 
 
 async def _create(
@@ -141,7 +140,7 @@ async def _create(
     if total_cents is None:
         raise InvalidField("OrderTotal is required for a new order.")
     customer, _ = await customer_service.upsert(conn, tenant_id, report.customer, now=now)
-    customer = await _lock_customer(conn, tenant_id, customer.id, now)
+    customer = await customer_service.lock_by_id(conn, tenant_id, customer.id, now=now)
     try:
         async with conn.begin_nested():
             await repository.add(
@@ -165,25 +164,8 @@ async def _create(
         pass
     order = await _reload(conn, tenant_id, report.original_id, for_update=True)
     if order.customer_id != customer.id:
-        customer = await _lock_customer(conn, tenant_id, order.customer_id, now)
+        customer = await customer_service.lock_by_id(conn, tenant_id, order.customer_id, now=now)
     return order, customer
-
-
-async def _lock_customer(
-    conn: AsyncConnection, tenant_id: int, customer_id: int, now: datetime
-) -> Customer:
-    found = await customer_repository.get_by_id(conn, tenant_id, customer_id, for_update=True)
-    assert found is not None
-    await ledger.settle_if_due(
-        conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
-    )
-    return found
-
-
-async def _customer(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Customer:
-    found = await customer_repository.get_by_id(conn, tenant_id, customer_id)
-    assert found is not None
-    return found
 
 
 async def _reload(
@@ -288,7 +270,7 @@ async def get(conn: AsyncConnection, tenant_id: int, original_id: str) -> Outcom
     order = await repository.get(conn, tenant_id, original_id)
     if order is None:
         raise OrderNotFound(f"order {original_id!r} not found")
-    return Outcome(order, await _customer(conn, tenant_id, order.customer_id))
+    return Outcome(order, await customer_service.get_by_id(conn, tenant_id, order.customer_id))
 
 
 async def _locked(
@@ -297,7 +279,7 @@ async def _locked(
     order = await repository.get(conn, tenant_id, original_id, for_update=True)
     if order is None:
         raise OrderNotFound(f"order {original_id!r} not found")
-    return order, await _lock_customer(conn, tenant_id, order.customer_id, now)
+    return order, await customer_service.lock_by_id(conn, tenant_id, order.customer_id, now=now)
 
 
 async def cancel(
@@ -318,7 +300,7 @@ async def cancel(
     if order.state == CANCELLED:
         return Outcome(order, customer, already=True)
     order = await _cancel(conn, tenant_id, order, cancelled_at or now, status_text, now)
-    return Outcome(order, await _customer(conn, tenant_id, customer.id))
+    return Outcome(order, await customer_service.get_by_id(conn, tenant_id, customer.id))
 
 
 async def partial_cancel(
@@ -377,7 +359,7 @@ async def partial_cancel(
         changes.update(state=CANCELLED, cancelled_at=now)
     await repository.change(conn, tenant_id, order.id, changes)
     order = await _reload(conn, tenant_id, original_id)
-    return Outcome(order, await _customer(conn, tenant_id, customer.id)), None
+    return Outcome(order, await customer_service.get_by_id(conn, tenant_id, customer.id)), None
 
 
 async def remember_result(

@@ -28,7 +28,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.customer import repository as customer_repository
 from fidelis.customer import service as customer_service
 from fidelis.customer.repository import Customer
 from fidelis.errors import (
@@ -250,23 +249,6 @@ def _cost(
     return points, int(value * 100)
 
 
-async def _lock_customer(
-    conn: AsyncConnection, tenant_id: int, customer_id: int, now: datetime
-) -> Customer:
-    found = await customer_repository.get_by_id(conn, tenant_id, customer_id, for_update=True)
-    assert found is not None
-    await ledger.settle_if_due(
-        conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
-    )
-    return found
-
-
-async def _customer(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Customer:
-    found = await customer_repository.get_by_id(conn, tenant_id, customer_id)
-    assert found is not None
-    return found
-
-
 async def _find(
     conn: AsyncConnection, tenant_id: int, redemption_id: int | None, original_key: str | None
 ) -> Redemption:
@@ -295,7 +277,7 @@ async def cancel(
     """
     found = await _find(conn, tenant_id, redemption_id, original_key)
     # The customer's lock first, as every write; then the redemption's own row.
-    customer = await _lock_customer(conn, tenant_id, found.customer_id, now)
+    customer = await customer_service.lock_by_id(conn, tenant_id, found.customer_id, now=now)
     locked = await repository.get(conn, tenant_id, found.id, for_update=True)
     assert locked is not None
     if locked.is_canceled:
@@ -315,7 +297,7 @@ async def cancel(
     )
     reloaded = await repository.get(conn, tenant_id, locked.id)
     assert reloaded is not None
-    return Record(reloaded, await _customer(conn, tenant_id, customer.id))
+    return Record(reloaded, await customer_service.get_by_id(conn, tenant_id, customer.id))
 
 
 async def get(conn: AsyncConnection, tenant_id: int, redemption_id: int) -> Record:
@@ -323,7 +305,7 @@ async def get(conn: AsyncConnection, tenant_id: int, redemption_id: int) -> Reco
     RedeemNotFound.
     """
     found = await _find(conn, tenant_id, redemption_id, None)
-    return Record(found, await _customer(conn, tenant_id, found.customer_id))
+    return Record(found, await customer_service.get_by_id(conn, tenant_id, found.customer_id))
 
 
 async def remember_result(
