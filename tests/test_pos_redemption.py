@@ -119,7 +119,9 @@ class TestRedeem:
         ana_with(tenant, 500)
         reward_id = reward(tenant, CodePrefix="LOJA-", CouponCodeLength=6)
         coupon = redeem(tenant, reward_id, ForceGenerateCoupon=True).json()["Result"]["Coupon"]
-        assert re.fullmatch(r"LOJA-[A-HJKMNP-Z2-9]{6}", coupon)
+        assert re.fullmatch(r"LOJA-[A-HJKMNP-Z2-9]{6}", coupon["CouponCode"])
+        assert (coupon["CouponType"], coupon["CouponValue"]) == (1, 10)  # 10% off
+        assert coupon["ValidDateEnd"] is None  # no ValidDays: valid until used
 
 
 class TestRules:

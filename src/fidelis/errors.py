@@ -9,7 +9,7 @@
     ├── RuleViolation       a valid request that the program's rules refuse
     │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled, InvalidOrderTransition,
     │     RefundExceedsOrderTotal, RewardInactive, RewardRequirementsNotMet, NotEnoughPoints,
-    │     CustomerInDebt
+    │     CustomerInDebt, CashbackValueTooHigh
     └── InvalidInput        the request itself is malformed
           InvalidField (ValidationError), PointsCannotBeZero, OperationTypeMismatch,
           ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument
@@ -167,6 +167,11 @@ class NotEnoughPoints(RuleViolation):
 class CustomerInDebt(RuleViolation):
     code = "CustomerInDebt"
     default_message = "The customer owes points and cannot redeem until the debt is paid."
+
+
+class CashbackValueTooHigh(RuleViolation):
+    code = "CashbackValueTooHigh"
+    default_message = "The cashback asked for is more than this purchase may use."
 
 
 # --- invalid input ---------------------------------------------------------------------------

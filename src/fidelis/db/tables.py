@@ -255,6 +255,8 @@ purchase = Table(
     Column("reversed_points", BigInteger, nullable=False),
     Column("earn_transfer_id", BigInteger, nullable=True),
     Column("coupon", String(200), nullable=True),
+    # The redemption linked by `coupon` (its ExternalCode or coupon code), once linked.
+    Column("redemption_id", BigInteger, nullable=True),
     Column("status_text", String(200), nullable=True),
     Column("placed_at", UtcDateTime, nullable=True),
     Column("completed_at", UtcDateTime, nullable=True),
@@ -271,6 +273,7 @@ purchase = Table(
         "reversed_points >= 0 AND reversed_points <= earned_points", name="reversed_range"
     ),
     Index("ix_purchase_coupon", "tenant_id", "coupon"),
+    Index("uq_purchase_redemption", "tenant_id", "redemption_id", unique=True),
 )
 
 # A reward of the catalogue. Its configuration only: redemptions keep their own copy of what
@@ -329,6 +332,7 @@ redemption = Table(
     Column("external_code", String(20), nullable=False),
     # Only when a coupon was generated (CodePrefix + random code).
     Column("coupon_code", String(60), nullable=True),
+    Column("coupon_valid_until", UtcDateTime, nullable=True),
     Column("original_key", String(200), nullable=True),
     Column("points", BigInteger, nullable=False),
     # Value x 100: the discount (R$ or percent) or the cashback R$ used.

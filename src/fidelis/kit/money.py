@@ -51,3 +51,9 @@ def floor_cents(value: Decimal) -> Decimal:
 
 def floor_points(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_DOWN))
+
+
+def brl(value: Decimal) -> str:
+    """R$ as Brazilians write it: `R$ 1.234,56`."""
+    text = f"{value:,.2f}"  # 1,234.56
+    return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")

@@ -24,6 +24,7 @@ class Order:
     reversed_points: int
     earn_transfer_id: int | None
     coupon: str | None
+    redemption_id: int | None
     status_text: str | None
     placed_at: datetime | None
     completed_at: datetime | None
@@ -43,6 +44,7 @@ def _order(row: Any) -> Order:
         reversed_points=row.reversed_points,
         earn_transfer_id=row.earn_transfer_id,
         coupon=row.coupon,
+        redemption_id=row.redemption_id,
         status_text=row.status_text,
         placed_at=row.placed_at,
         completed_at=row.completed_at,

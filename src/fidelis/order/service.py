@@ -9,6 +9,12 @@ Cancelling takes back what is still owed; partial cancels take back
 `floor(EarnedPoints * RefundedTotal / OrderTotal)` cumulatively, so refunds that add up to the
 total take back exactly every earned point. Points of the order's lot that already expired are
 not taken back (they already left); points already spent become debt.
+
+An order whose `Coupon` is a redemption's ExternalCode (or coupon code) is linked to that
+redemption, once, when the code belongs to the order's customer and no other order uses it.
+Cancelling the order (in full, or by refunds that reach its total) also cancels the linked
+redemption when the program's `RefundRedeemOnOrderCancel` says so; the redemption's points go
+back first, so they can cover what the order takes back before any debt is left.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from fidelis.ledger.model import TransferType
 from fidelis.order import repository
 from fidelis.order.repository import Order
 from fidelis.program.schemas import ProgramSettings
+from fidelis.redemption import service as redemption_service
 
 PENDING, COMPLETED, CANCELLED = 1, 2, 3
 CANCEL_KEY_SCOPE = "cancel"
@@ -118,13 +125,17 @@ async def upsert(
             changes[name] = value
     if report.details:
         changes["details"] = report.details
+    linked = await _link(conn, tenant_id, order, report.coupon or order.coupon)
+    if linked is not None:
+        changes["redemption_id"] = linked
     await repository.change(conn, tenant_id, order.id, changes)
     order = await _reload(conn, tenant_id, order.original_id)
     if target == COMPLETED and order.state == PENDING:
         assert report.completed_at is not None
         order = await _complete(conn, tenant_id, program, order, customer, report.completed_at, now)
     if target == CANCELLED and order.state != CANCELLED:
-        order = await _cancel(conn, tenant_id, order, report.cancelled_at or now, None, now)
+        cancelled_at = report.cancelled_at or now
+        order = await _cancel(conn, tenant_id, program, order, cancelled_at, None, now)
     return Outcome(order, await customer_service.get_by_id(conn, tenant_id, customer.id))
 
 
@@ -166,6 +177,22 @@ async def _create(
     if order.customer_id != customer.id:
         customer = await customer_service.lock_by_id(conn, tenant_id, order.customer_id, now=now)
     return order, customer
+
+
+async def _link(
+    conn: AsyncConnection, tenant_id: int, order: Order, coupon: str | None
+) -> int | None:
+    """The id of the redemption the order's coupon links it to, if one can be linked."""
+    if coupon is None or order.redemption_id is not None:
+        return None
+    linked = await redemption_service.link_order(
+        conn,
+        tenant_id=tenant_id,
+        code=coupon,
+        customer_id=order.customer_id,
+        order_ref=order.original_id,
+    )
+    return None if linked is None else linked.id
 
 
 async def _reload(
@@ -241,14 +268,25 @@ async def _take_back_until(
         )
 
 
+async def _refund_redemption(
+    conn: AsyncConnection, tenant_id: int, program: ProgramSettings, order: Order, now: datetime
+) -> None:
+    if order.redemption_id is not None and program.RefundRedeemOnOrderCancel:
+        await redemption_service.cancel(
+            conn, tenant_id=tenant_id, redemption_id=order.redemption_id, now=now
+        )
+
+
 async def _cancel(
     conn: AsyncConnection,
     tenant_id: int,
+    program: ProgramSettings,
     order: Order,
     cancelled_at: datetime,
     status_text: str | None,
     now: datetime,
 ) -> Order:
+    await _refund_redemption(conn, tenant_id, program, order, now)
     await _take_back_until(conn, tenant_id, order, order.earned_points, now)
     changes: dict[str, Any] = {
         "state": CANCELLED,
@@ -286,6 +324,7 @@ async def cancel(
     conn: AsyncConnection,
     *,
     tenant_id: int,
+    program: ProgramSettings,
     original_id: str,
     cancelled_at: datetime | None,
     status_text: str | None,
@@ -299,7 +338,7 @@ async def cancel(
     order, customer = await _locked(conn, tenant_id, original_id, now)
     if order.state == CANCELLED:
         return Outcome(order, customer, already=True)
-    order = await _cancel(conn, tenant_id, order, cancelled_at or now, status_text, now)
+    order = await _cancel(conn, tenant_id, program, order, cancelled_at or now, status_text, now)
     return Outcome(order, await customer_service.get_by_id(conn, tenant_id, customer.id))
 
 
@@ -307,6 +346,7 @@ async def partial_cancel(
     conn: AsyncConnection,
     *,
     tenant_id: int,
+    program: ProgramSettings,
     original_id: str,
     value: Decimal,
     cancel_key: str | None,
@@ -349,6 +389,8 @@ async def partial_cancel(
         raise RefundExceedsOrderTotal()
     refunded = order.refunded_cents + cents
     reversed_after = (order.earned_points * refunded) // order.total_cents
+    if refunded == order.total_cents:
+        await _refund_redemption(conn, tenant_id, program, order, now)
     await _take_back_until(conn, tenant_id, order, reversed_after, now)
     changes: dict[str, Any] = {
         "refunded_cents": refunded,

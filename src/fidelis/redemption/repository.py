@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,6 +21,7 @@ class Redemption:
     reward_type: int
     external_code: str
     coupon_code: str | None
+    coupon_valid_until: datetime | None
     original_key: str | None
     points: int
     value_cents: int | None
@@ -42,6 +43,7 @@ def _redemption(row: Any) -> Redemption:
         reward_type=row.reward_type,
         external_code=row.external_code,
         coupon_code=row.coupon_code,
+        coupon_valid_until=row.coupon_valid_until,
         original_key=row.original_key,
         points=row.points,
         value_cents=row.value_cents,
@@ -119,3 +121,47 @@ async def count_active(
     if customer_id is not None:
         statement = statement.where(redemption.c.customer_id == customer_id)
     return int((await conn.execute(statement)).scalar_one())
+
+
+async def get_by_code(conn: AsyncConnection, tenant_id: int, code: str) -> Redemption | None:
+    """The redemption whose ExternalCode or coupon code is `code`, locked."""
+    statement = (
+        select(redemption)
+        .where(
+            redemption.c.tenant_id == tenant_id,
+            or_(redemption.c.external_code == code, redemption.c.coupon_code == code),
+        )
+        .limit(1)
+        .with_for_update()
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _redemption(row)
+
+
+async def list_open_coupons(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    now: datetime,
+    limit: int,
+    offset: int,
+) -> tuple[list[Redemption], int]:
+    """A customer's coupons not cancelled, not used by an order and not expired, newest first."""
+    where = (
+        redemption.c.tenant_id == tenant_id,
+        redemption.c.customer_id == customer_id,
+        redemption.c.coupon_code.is_not(None),
+        redemption.c.is_canceled.is_(False),
+        redemption.c.order_ref.is_(None),
+        or_(redemption.c.coupon_valid_until.is_(None), redemption.c.coupon_valid_until > now),
+    )
+    rows = await conn.execute(
+        select(redemption)
+        .where(*where)
+        .order_by(redemption.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    total = await conn.execute(select(func.count()).select_from(redemption).where(*where))
+    return [_redemption(r) for r in rows], int(total.scalar_one())

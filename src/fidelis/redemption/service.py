@@ -10,19 +10,27 @@ Rules of a redeem, in the order they are checked (api-pvt.md, Point of sale):
 5. the customer is enabled (`CustomerDisabled`) and owes no points (`CustomerInDebt`);
 6. usage limits, per customer and global, count non-cancelled redemptions
    (`RewardRequirementsNotMet`);
-7. the cost: `Points` of the reward; a Cashback reward takes exactly one of `Value` (R$,
-   converted exactly at `PointValue`) or `Points`, > 0 (`CashbackNotEnabled`, `InvalidValue`);
-8. enough available points (`NotEnoughPoints`).
+7. the reward's requirements on the purchase, when the till names it (`PurchaseValue`): the
+   same reasons the list of available rewards shows (`redemption/offer.py`), refused as
+   `RewardRequirementsNotMet`; a customer not enrolled is refused whether or not it does;
+8. the cost: `Points` of the reward; a Cashback reward takes exactly one of `Value` (R$,
+   converted exactly at `PointValue`) or `Points`, > 0 (`CashbackNotEnabled`, `InvalidValue`),
+   and at most what the redemption rule lets this purchase use (`CashbackValueTooHigh`);
+9. enough available points (`NotEnoughPoints`).
 
 The points are spent with one ledger debit (lots earliest expiry first); cancelling reverses
 that debit, so the points go back to the exact lots they came from, keeping their expiry.
+
+A coupon redeem (`RewardConfigurations/{id}/redeem`) is the same redeem that also generates a
+coupon: `CodePrefix` + a random code of `CouponCodeLength`, unique in the tenant, valid
+`ValidDays` from the redemption (forever without it).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +40,7 @@ from fidelis.customer import service as customer_service
 from fidelis.customer.repository import Customer
 from fidelis.errors import (
     CashbackNotEnabled,
+    CashbackValueTooHigh,
     CustomerDisabled,
     CustomerInDebt,
     IdempotencyKeyConflict,
@@ -47,9 +56,10 @@ from fidelis.idempotency import repository as keys
 from fidelis.idempotency.service import request_hash
 from fidelis.kit import money
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import PointType, TransferType
+from fidelis.ledger.model import Balances, PointType, TransferType
 from fidelis.program.schemas import ProgramSettings
-from fidelis.redemption import repository
+from fidelis.redemption import offer, repository, rule
+from fidelis.redemption.offer import CannotUse
 from fidelis.redemption.repository import Redemption
 from fidelis.reward import repository as reward_repository
 from fidelis.reward.repository import Reward
@@ -60,6 +70,16 @@ REDEEM_KEY_SCOPE = "redeem"
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 EXTERNAL_CODE_LENGTH = 8
 CODE_ATTEMPTS = 10
+
+# Reasons of `offer.py` that a redeem refuses as RewardRequirementsNotMet (the others have
+# codes of their own, checked in their own step).
+REFUSED: dict[CannotUse, str] = {
+    CannotUse.CustomerNotEnrolled: "The customer is not enrolled in the program.",
+    CannotUse.CannotUseCumulativeDiscount: "This reward does not combine with other discounts.",
+    CannotUse.MinimumValueNotReached: "The purchase is under this reward's minimum value.",
+    CannotUse.RewardValueExceedsPurchase: "The reward is worth more than the purchase.",
+    CannotUse.MinimumPurchasePercentNotReached: "This purchase may not use cashback.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +93,8 @@ class RedeemRequest:
     original_key: str | None = None
     redeem_origin: int | None = None
     force_coupon: bool = False
+    # What the till said of the purchase (PurchaseValue, DiscountValue, Products), if anything.
+    purchase: rule.Purchase = field(default_factory=rule.Purchase)
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -95,7 +117,7 @@ def new_code(length: int) -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
-async def redeem_at_pos(
+async def redeem(
     conn: AsyncConnection,
     *,
     tenant_id: int,
@@ -108,7 +130,7 @@ async def redeem_at_pos(
     Raises:
         CustomerNotFound, RewardNotFound, IdempotencyKeyConflict, RewardInactive,
         CustomerDisabled, CustomerInDebt, RewardRequirementsNotMet, CashbackNotEnabled,
-        InvalidValue, NotEnoughPoints.
+        InvalidValue, CashbackValueTooHigh, NotEnoughPoints.
     """
     customer = await customer_service.lock(conn, tenant_id, request.ident, now=now)
     reward = await reward_repository.get(conn, tenant_id, request.reward_id)
@@ -122,6 +144,9 @@ async def redeem_at_pos(
                 "RewardId": reward.id,
                 "Points": request.points,
                 "Value": None if request.value is None else str(request.value),
+                "Coupon": request.force_coupon,
+                "PurchaseValue": _text(request.purchase.total),
+                "DiscountValue": _text(request.purchase.discount),
             },
         )
         claimed = await keys.claim(
@@ -152,7 +177,23 @@ async def redeem_at_pos(
     if balances.debt < 0:
         raise CustomerInDebt()
     await _check_limits(conn, tenant_id, reward, customer)
+    reason = offer.offer(
+        reward,
+        customer=customer,
+        spendable=balances.spendable,
+        program=program,
+        purchase=request.purchase,
+    ).reason
+    if reason in REFUSED:
+        raise RewardRequirementsNotMet(REFUSED[reason])
     points, value_cents = _cost(reward, program, request)
+    if reward.reward_type == RewardType.Cashback:
+        capped = rule.cap(program.RedemptionRule, request.purchase).value
+        most = rule.limit_points(capped, program.PointValue, money.MAX_POINTS)
+        if points > most:
+            raise CashbackValueTooHigh(
+                f"This purchase may use at most R$ {money.to_money(most, program.PointValue)}."
+            )
     try:
         spent = await ledger.debit(
             conn,
@@ -184,6 +225,8 @@ async def redeem_at_pos(
         values["external_code"] = new_code(EXTERNAL_CODE_LENGTH)
         if request.force_coupon:
             values["coupon_code"] = (reward.code_prefix or "") + new_code(reward.coupon_code_length)
+            if reward.valid_days is not None:
+                values["coupon_valid_until"] = now + timedelta(days=reward.valid_days)
         redemption_id = await repository.try_add(conn, tenant_id, values)
         if redemption_id is not None:
             break
@@ -194,13 +237,62 @@ async def redeem_at_pos(
     return Redeemed(created)
 
 
-def _check_active(reward: Reward, now: datetime) -> None:
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _inactive(reward: Reward, now: datetime) -> str | None:
+    """Why the reward cannot be redeemed at all at `now`, or None."""
     if not reward.is_active:
-        raise RewardInactive()
+        return RewardInactive.default_message
     if reward.valid_date_start is not None and now < reward.valid_date_start:
-        raise RewardInactive("This reward is not valid yet.")
+        return "This reward is not valid yet."
     if reward.valid_date_end is not None and now > reward.valid_date_end:
-        raise RewardInactive("This reward is no longer valid.")
+        return "This reward is no longer valid."
+    return None
+
+
+def _check_active(reward: Reward, now: datetime) -> None:
+    reason = _inactive(reward, now)
+    if reason is not None:
+        raise RewardInactive(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Offers:
+    """The rewards of the catalogue as one customer may use them on one purchase."""
+
+    customer: Customer | None
+    balances: Balances | None
+    # The most points of cashback this purchase may use (0 for an unknown customer).
+    cashback_points: int
+    offers: list[offer.Offer]
+
+
+async def offers(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    program: ProgramSettings,
+    ident: str,
+    purchase: rule.Purchase,
+    now: datetime,
+) -> Offers:
+    """Every reward that can be redeemed today, usable by this customer on this purchase or not
+    (an unknown customer gets every reward with reason NoCustomer)."""
+    customer = await customer_service.find(conn, tenant_id, ident)
+    balances = None
+    spendable = 0
+    if customer is not None:
+        balances = await customer_service.balances_of(conn, tenant_id, customer, now=now)
+        spendable = balances.spendable
+    found = [
+        offer.offer(r, customer=customer, spendable=spendable, program=program, purchase=purchase)
+        for r in await reward_repository.list_(conn, tenant_id)
+        if _inactive(r, now) is None
+    ]
+    limit = 0 if customer is None else offer.cashback_limit(program, purchase, spendable)
+    return Offers(customer, balances, limit, found)
 
 
 async def _check_limits(
@@ -298,6 +390,45 @@ async def cancel(
     reloaded = await repository.get(conn, tenant_id, locked.id)
     assert reloaded is not None
     return Record(reloaded, await customer_service.get_by_id(conn, tenant_id, customer.id))
+
+
+async def link_order(
+    conn: AsyncConnection, *, tenant_id: int, code: str, customer_id: int, order_ref: str
+) -> Redemption | None:
+    """Tie the redemption an order names in its `Coupon` (ExternalCode or coupon code) to it.
+
+    None when nothing can be tied: no such code, another customer's redemption, a cancelled
+    one, or one already tied to another order (a code is used by one order only).
+    """
+    found = await repository.get_by_code(conn, tenant_id, code)
+    if found is None or found.customer_id != customer_id or found.is_canceled:
+        return None
+    if found.order_ref is not None and found.order_ref != order_ref:
+        return None
+    if found.order_ref is None:
+        await repository.change(conn, tenant_id, found.id, {"order_ref": order_ref})
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class CouponPage:
+    items: list[Redemption]
+    total: int
+
+
+async def available_coupons(
+    conn: AsyncConnection, tenant_id: int, ident: str, *, now: datetime, page: int, size: int
+) -> CouponPage:
+    """The customer's coupons that can still be used: not cancelled, not used, not expired.
+
+    Raises:
+        CustomerNotFound.
+    """
+    customer = await customer_service.get(conn, tenant_id, ident)
+    items, total = await repository.list_open_coupons(
+        conn, tenant_id, customer.id, now=now, limit=size, offset=(page - 1) * size
+    )
+    return CouponPage(items, total)
 
 
 async def get(conn: AsyncConnection, tenant_id: int, redemption_id: int) -> Record:

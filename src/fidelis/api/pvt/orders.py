@@ -77,6 +77,7 @@ async def cancel_order(
         outcome = await order_service.cancel(
             conn,
             tenant_id=tenant.id,
+            program=tenant.program,
             original_id=order_id,
             cancelled_at=as_utc(body.OrderCancelledDate) if body.OrderCancelledDate else None,
             status_text=body.OrderStatus,
@@ -96,6 +97,7 @@ async def partial_cancel(
         outcome, replayed = await order_service.partial_cancel(
             conn,
             tenant_id=tenant.id,
+            program=tenant.program,
             original_id=order_id,
             value=body.ValueToRefund,
             cancel_key=key,

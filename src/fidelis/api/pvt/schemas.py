@@ -140,7 +140,27 @@ class PartialCancelRequest(_Body):
     CancelKey: Key | None = None
 
 
-class PosRedeemRequest(_Body):
+class PurchaseFields(_Body):
+    """What a till may say of the purchase a reward or cashback is used on."""
+
+    PurchaseValue: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = (
+        Field(default=None, description="Gross value of the purchase (before any discount).")
+    )
+    DiscountValue: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = (
+        Field(default=None, description="Other discounts on the purchase (not Fidelis').")
+    )
+    Products: list[OrderProduct] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="The purchase's products: cashback pays only for eligible ones.",
+    )
+
+
+class AvailableRewardsRequest(PurchaseFields):
+    CustomerId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+
+
+class CouponRedeemRequest(PurchaseFields):
     CustomerId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
     Value: Money | None = Field(default=None, description="Cashback rewards: the R$ to use.")
     Points: Points32 | None = Field(default=None, description="Cashback rewards: points to use.")
@@ -149,7 +169,9 @@ class PosRedeemRequest(_Body):
     RedeemOrigin: Annotated[StrictInt, Field(ge=0, le=5)] | None = None
     Branch: NamedRef | None = None
     SalesPerson: NamedRef | None = None
-    ForceGenerateCoupon: StrictBool = False
-    # Extensions (not enforced yet): the purchase the reward is used on.
-    PurchaseValue: Money | None = None
-    DiscountValue: Money | None = None
+
+
+class PosRedeemRequest(CouponRedeemRequest):
+    ForceGenerateCoupon: StrictBool = Field(
+        default=False, description="Generate a coupon too (PoS redeems do not by default)."
+    )

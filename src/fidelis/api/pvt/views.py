@@ -12,7 +12,9 @@ from fidelis.kit.money import to_money
 from fidelis.ledger.model import POINT_TYPE_DESCRIPTIONS, Balances, HistoryItem, PointType
 from fidelis.order.service import Outcome
 from fidelis.program.schemas import ProgramSettings
+from fidelis.redemption.offer import Offer
 from fidelis.redemption.repository import Redemption
+from fidelis.redemption.service import Offers
 from fidelis.reward import service as reward_service
 from fidelis.reward.repository import Reward
 from fidelis.reward.service import RewardType
@@ -98,7 +100,7 @@ def order_model(outcome: Outcome, balances: Balances, program: ProgramSettings) 
         "EarnedPoints": order.earned_points,
         "ReversedPoints": order.reversed_points,
         "Coupon": order.coupon,
-        "RewardId": None,
+        "RewardId": order.redemption_id,
         "OrderStatus": order.status_text,
         "OrderPlacementDate": iso_utc(order.placed_at),
         "OrderCompletedDate": iso_utc(order.completed_at),
@@ -162,14 +164,54 @@ def _hundredths(value: int | None) -> Decimal | None:
     return None if value is None else Decimal(value) / 100
 
 
+# BonifiQ's CouponType: 0 FixedValue, 1 Percent, 2 FreeShipping, 3 DiscountShipping, 4 Others.
+COUPON_TYPE = {
+    RewardType.PercentDiscount: 1,
+    RewardType.FixedValueDiscount: 0,
+    RewardType.FreeShipping: 2,
+    RewardType.Cashback: 0,
+    RewardType.Custom: 4,
+}
+
+
+def coupon(redemption: Redemption) -> dict[str, Any] | None:
+    """The coupon a redemption generated, or None."""
+    if redemption.coupon_code is None:
+        return None
+    return {
+        "CouponCode": redemption.coupon_code,
+        "CouponType": COUPON_TYPE[RewardType(redemption.reward_type)],
+        "CouponValue": _hundredths(redemption.value_cents),
+        "ValidDateStart": iso_utc(redemption.created_at),
+        "ValidDateEnd": iso_utc(redemption.coupon_valid_until),
+    }
+
+
+def available_coupon(redemption: Redemption) -> dict[str, Any]:
+    """An item of `availablecoupons`."""
+    shown = coupon(redemption)
+    assert shown is not None
+    return {
+        "CouponCode": shown["CouponCode"],
+        "CreatedDate": iso_utc(redemption.created_at),
+        "IsUsed": redemption.order_ref is not None,
+        "CouponValue": shown["CouponValue"],
+        "CustomerId": redemption.customer_id,
+        "ValidDateStart": shown["ValidDateStart"],
+        "ValidDateEnd": shown["ValidDateEnd"],
+        "CouponType": shown["CouponType"],
+        "RewardId": redemption.id,
+    }
+
+
 def redeem_result(redemption: Redemption) -> dict[str, Any]:
-    """`Result` of a PoS redeem."""
+    """`Result` of a PoS or coupon redeem."""
     return {
         "RewardId": redemption.id,
         "ExternalCode": redemption.external_code,
         "OriginalKey": redemption.original_key,
         "Point": {"PointId": redemption.transfer_id, "Quantity": -redemption.points},
-        "Coupon": redemption.coupon_code,
+        "Coupon": coupon(redemption),
         "RewardType": redemption.reward_type,
         "Value": _hundredths(redemption.value_cents),
     }
@@ -191,4 +233,45 @@ def redemption_record(
         "RedeemDate": iso_utc(redemption.created_at),
         "Points": redemption.points,
         "OrderId": redemption.order_ref,
+    }
+
+
+def available_rewards(found: Offers, program: ProgramSettings) -> dict[str, Any]:
+    """The bare answer of `POST /v1/pvt/POS/rewards/available`."""
+    spendable = 0 if found.balances is None else max(found.balances.spendable, 0)
+    max_cashback = cashback(found.cashback_points, program)
+    customer = None
+    if found.customer is not None and found.balances is not None:
+        customer = customer_model(found.customer, found.balances, program)
+    return {
+        "HasRewards": any(o.can_use for o in found.offers),
+        "ShouldValidateCustomer": False,
+        "AvailablePoints": spendable,
+        "CashbackEnabled": program.CashbackEnabled,
+        "AvailableCashback": cashback(spendable, program),
+        "MaxCashbackForCurrentPurchase": max_cashback,
+        "Customer": customer,
+        "Rewards": [_offer(o, spendable, max_cashback, program) for o in found.offers],
+    }
+
+
+def _offer(
+    found: Offer, spendable: int, max_cashback: Decimal, program: ProgramSettings
+) -> dict[str, Any]:
+    reward = found.reward
+    is_cashback = reward.reward_type == RewardType.Cashback
+    return {
+        "Id": reward.id,
+        "Title": reward.title,
+        "RewardType": reward.reward_type,
+        "Value": reward_service.value_of(reward),
+        "Points": reward.points,
+        "IsCashback": is_cashback,
+        "CanSelectValue": is_cashback,
+        "CanUse": found.can_use,
+        "CannotUseReason": int(found.reason),
+        "Requirements": found.requirements,
+        "RewardCanBeCumulative": reward.cumulative_discount,
+        "AvailableCashback": cashback(spendable, program) if is_cashback else None,
+        "MaxCashbackForCurrentPurchase": max_cashback if is_cashback else None,
     }
