@@ -76,3 +76,38 @@ def test_bad_now_is_one_line(server: Server) -> None:
     assert job.returncode != 0
     assert err.strip().startswith("error:")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_two_job_runners_release_and_expire_order_points_once(
+    server: Server, clock: Clock, tenant: TenantHandle
+) -> None:
+    """Order points wait 7 days, live 30; two runners settle 40 days later, at the same time."""
+    response = tenant.http.put(
+        "/v1/admin/program", json={"OrderPointsPendingDays": 7, "PointsExpireAfterDays": 30}
+    )
+    assert response.status_code == 200, response.text
+    customers = [f"o{i}@example.com" for i in range(25)]
+    completed = server.clock().isoformat()
+    for n, customer in enumerate(customers):
+        order = {
+            "OriginalId": f"order-{n}",
+            "Customer": {"OriginalId": customer},
+            "OrderTotal": f"{10 + n}.00",
+            "IsCompleted": True,
+            "OrderCompletedDate": completed,
+        }
+        assert tenant.http.post("/v1/pvt/Order", json=order).status_code == 200
+    clock.advance(days=8)
+    assert points_of(tenant, customers[3])["PointsBalance"] == 13
+    clock.advance(days=32)
+    instant = server.clock().isoformat()
+
+    jobs = [jobs_run(server, "--once", "--now", instant) for _ in range(2)]
+    for job in jobs:
+        _, err = job.communicate(timeout=60)
+        assert job.returncode == 0, err
+
+    for n, customer in enumerate(customers):
+        points = points_of(tenant, customer)
+        assert (points["PointsBalance"], points["PendingPoints"]) == (0, 0)
+        assert expirations(tenant, customer) == [-(10 + n)]

@@ -251,17 +251,60 @@ class TestOriginalKey:
                     json={"CustomerId": ANA, "OriginalKey": "burst"},
                 )
 
-        with ThreadPoolExecutor(max_workers=32) as pool:
-            answers = list(pool.map(attempt, range(32)))
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(attempt, range(50)))
         assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
         names = [a.json()["CodeName"] for a in answers]
         assert names.count(None) == 1
-        assert names.count("AlreadyProcessed") == 31
+        assert names.count("AlreadyProcessed") == 49
         results = {
             (a.json()["Result"]["RewardId"], a.json()["Result"]["ExternalCode"]) for a in answers
         }
         assert len(results) == 1
         assert balance(tenant) == 400
+
+    def test_concurrent_redeems_never_spend_more_than_the_balance(
+        self, tenant: TenantHandle
+    ) -> None:
+        ana_with(tenant, 1000)
+        reward_id = reward(tenant)  # 100 points each: room for exactly 10
+
+        def attempt(n: int) -> httpx.Response:
+            with tenant.client() as client:
+                return client.post(
+                    f"/v1/pvt/POS/rewards/{reward_id}/redeem",
+                    json={"CustomerId": ANA, "OriginalKey": f"till-{n}"},
+                )
+
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            answers = list(pool.map(attempt, range(30)))
+        outcomes = [code_of(a) for a in answers]
+        assert outcomes.count((200, None)) == 10, outcomes
+        assert outcomes.count((400, "NotEnoughPoints")) == 20, outcomes
+        assert balance(tenant) == 0
+
+    def test_a_global_usage_limit_holds_across_concurrent_customers(
+        self, tenant: TenantHandle
+    ) -> None:
+        customers = [f"c{n}@example.com" for n in range(20)]
+        for customer in customers:
+            upsert(tenant, customer)
+            assert add_points(tenant, customer, 100).status_code == 200
+        reward_id = reward(tenant, HasGlobalUsageLimit=True, GlobalUsageLimit=5)
+
+        def attempt(customer: str) -> httpx.Response:
+            with tenant.client() as client:
+                return client.post(
+                    f"/v1/pvt/POS/rewards/{reward_id}/redeem", json={"CustomerId": customer}
+                )
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            answers = list(pool.map(attempt, customers))
+        outcomes = [code_of(a) for a in answers]
+        assert outcomes.count((200, None)) == 5, outcomes
+        assert outcomes.count((400, "RewardRequirementsNotMet")) == 15, outcomes
+        spent = [points_of(tenant, c)["PointsBalance"] for c in customers]
+        assert sorted(spent) == [0] * 5 + [100] * 15
 
 
 class TestCancel:

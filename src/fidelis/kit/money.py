@@ -55,5 +55,5 @@ def floor_points(value: Decimal) -> int:
 
 def brl(value: Decimal) -> str:
     """R$ as Brazilians write it: `R$ 1.234,56`."""
-    text = f"{value:,.2f}"  # 1,234.56
+    text = f"{floor_cents(value):,.2f}"  # 1,234.56
     return "R$ " + text.replace(",", "_").replace(".", ",").replace("_", ".")

@@ -14,7 +14,8 @@ Reasons, checked in this order (the first that applies is given):
 - 5 RewardValueExceedsPurchase: a fixed-value discount larger than what is left to pay.
 - Cashback rewards: 3 CashbackNotAvailable when cashback is off or the customer has none;
   6 MinimumPurchasePercentNotReached when the redemption rule gives this purchase no cashback
-  (under `MinPurchaseValue`, nothing eligible, store or source not allowed).
+  (under `MinPurchaseValue`, nothing eligible, store or source not allowed, or a cap worth
+  less than one point).
 - 1 NotEnoughPoints: fewer spendable points than the reward costs (a customer in debt has none).
 
 A purchase value that is not given skips the checks that need it.
@@ -119,6 +120,7 @@ def _reason(
 def requirements(reward: Reward, program: ProgramSettings) -> str:
     """The reward's conditions as one Portuguese sentence per condition, for the till's screen."""
     parts: list[str] = []
+    minimum = minimal_value_of(reward)
     if reward.reward_type == RewardType.Cashback:
         redemption = program.RedemptionRule
         parts.append("Use seu cashback como desconto nesta compra.")
@@ -127,13 +129,11 @@ def requirements(reward: Reward, program: ProgramSettings) -> str:
             parts.append(f"Até {percent}% do valor da compra.")
         if redemption.MaxValue is not None:
             parts.append(f"Limite de {money.brl(redemption.MaxValue)} por compra.")
-        if redemption.MinPurchaseValue > 0:
-            parts.append(f"Válido para compras acima de {money.brl(redemption.MinPurchaseValue)}.")
+        minimum = max(minimum, redemption.MinPurchaseValue)
     else:
-        parts.append(f"Custa {reward.points} pontos.")
-    minimal = minimal_value_of(reward)
-    if minimal > 0:
-        parts.append(f"Válido para compras acima de {money.brl(minimal)}.")
+        parts.append(f"Custa {reward.points} {'ponto' if reward.points == 1 else 'pontos'}.")
+    if minimum > 0:
+        parts.append(f"Válido para compras acima de {money.brl(minimum)}.")
     if not reward.cumulative_discount:
         parts.append("Não cumulativo com outros descontos.")
     return " ".join(parts)
