@@ -47,7 +47,9 @@ def in_transaction(
     return run_async(server.database_url, run)
 
 
-def hold(server: Server, tenant: TenantHandle, amount: int) -> Hold:
+def hold(
+    server: Server, tenant: TenantHandle, amount: int, expires_in: timedelta | None = None
+) -> Hold:
     return in_transaction(
         server,
         tenant,
@@ -58,8 +60,19 @@ def hold(server: Server, tenant: TenantHandle, amount: int) -> Hold:
             amount=amount,
             purpose="lock",
             now=server.clock(),
+            expires_at=None if expires_in is None else server.clock() + expires_in,
         ),
     )
+
+
+def status_of(server: Server, tenant: TenantHandle, hold_id: int) -> HoldStatus:
+    async def read(db: Database) -> HoldStatus:
+        async with db.read() as conn:
+            found = await ledger.get_hold(conn, tenant_id=tenant.id, hold_id=hold_id)
+        assert found is not None
+        return found.status
+
+    return run_async(server.database_url, read)
 
 
 def capture(server: Server, tenant: TenantHandle, hold_id: int, amount: int | None = None) -> Any:
@@ -209,14 +222,41 @@ class TestHoldAndExpiry:
         add_points(maria, CUSTOMER, 100)
         reserved = hold(server, maria, 10)
         release(server, maria, reserved.id)
+        assert status_of(server, maria, reserved.id) == HoldStatus.released
 
-        async def read(db: Database) -> Hold | None:
-            async with db.read() as conn:
-                return await ledger.get_hold(conn, tenant_id=maria.id, hold_id=reserved.id)
+    def test_a_hold_that_runs_out_frees_its_points_for_every_reader_at_once(
+        self, server: Server, clock: Clock, maria: TenantHandle
+    ) -> None:
+        add_points(maria, CUSTOMER, 500)
+        reserved = hold(server, maria, 200, expires_in=timedelta(minutes=15))
+        lasting = hold(server, maria, 100)
+        assert balances(maria) == (200, 0, 300)
+        clock.advance(minutes=16)
+        # Nothing written yet, and already free.
+        assert balances(maria) == (400, 0, 100)
+        assert status_of(server, maria, reserved.id) == HoldStatus.active
+        # A writer settles first: the hold is expired and cannot be captured any more (that
+        # failed write rolls back, settling included)...
+        with pytest.raises(HoldNotActive):
+            capture(server, maria, reserved.id)
+        # ...and the next writer that succeeds writes the expiry down.
+        add_points(maria, CUSTOMER, 1)
+        assert status_of(server, maria, reserved.id) == HoldStatus.expired
+        assert balances(maria) == (401, 0, 100)
+        capture(server, maria, lasting.id)
+        assert balances(maria) == (401, 0, 0)
 
-        found = run_async(server.database_url, read)
-        assert found is not None
-        assert found.status == HoldStatus.released
+    def test_a_hold_and_its_lot_running_out_together_leave_nothing(
+        self, server: Server, clock: Clock, maria: TenantHandle
+    ) -> None:
+        tomorrow = (server.clock() + timedelta(days=1)).isoformat()
+        add_points(maria, CUSTOMER, 100, ExpirationDate=tomorrow)
+        add_points(maria, CUSTOMER, 50)
+        hold(server, maria, 80, expires_in=timedelta(hours=30))
+        clock.advance(days=2)
+        assert balances(maria) == (50, 0, 0)
+        add_points(maria, CUSTOMER, 1)  # a write settles: same numbers, now written down
+        assert balances(maria) == (51, 0, 0)
 
 
 class TestReverse:

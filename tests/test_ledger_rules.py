@@ -125,7 +125,7 @@ class TestProject:
             make_lot(1, 100, expires_at=NOW + DAY),
             make_lot(2, 50, status=LotStatus.pending, available_at=NOW + DAY),
         ]
-        assert project(cached, lots, NOW) == cached
+        assert project(cached, lots, [], NOW) == cached
 
     def test_pending_lot_whose_time_came_counts_as_available(self) -> None:
         cached = Balances(available=100, pending=50, held=0)
@@ -133,20 +133,20 @@ class TestProject:
             make_lot(1, 100),
             make_lot(2, 50, status=LotStatus.pending, available_at=NOW - timedelta(seconds=1)),
         ]
-        assert project(cached, lots, NOW) == Balances(available=150, pending=0, held=0)
+        assert project(cached, lots, [], NOW) == Balances(available=150, pending=0, held=0)
 
     def test_expired_lot_no_longer_counts(self) -> None:
         # 100 expiring yesterday (60 left after a debit) + 40 that never expire.
         cached = Balances(available=100, pending=0, held=0)
         lots = [make_lot(1, 100, remaining=60, expires_at=NOW - DAY), make_lot(2, 40)]
-        assert project(cached, lots, NOW) == Balances(available=40, pending=0, held=0)
+        assert project(cached, lots, [], NOW) == Balances(available=40, pending=0, held=0)
 
     def test_held_part_survives_expiry(self) -> None:
         # 100 points, 30 of them reserved by a lock: 70 available, 30 held.
         cached = Balances(available=70, pending=0, held=30)
         lots = [make_lot(1, 100, held=30, expires_at=NOW - DAY)]
         # The 70 free points expire; the 30 held stay held until the lock is resolved.
-        assert project(cached, lots, NOW) == Balances(available=0, pending=0, held=30)
+        assert project(cached, lots, [], NOW) == Balances(available=0, pending=0, held=30)
 
     def test_pending_lot_released_and_expired_in_one_go(self) -> None:
         cached = Balances(available=0, pending=50, held=0)
@@ -159,7 +159,7 @@ class TestProject:
                 expires_at=NOW - DAY,
             )
         ]
-        assert project(cached, lots, NOW) == Balances(available=0, pending=0, held=0)
+        assert project(cached, lots, [], NOW) == Balances(available=0, pending=0, held=0)
 
     def test_already_expired_lot_keeping_held_points_is_left_alone(self) -> None:
         cached = Balances(available=10, pending=0, held=20)
@@ -167,7 +167,20 @@ class TestProject:
             make_lot(1, 50, remaining=20, held=20, status=LotStatus.expired, expires_at=NOW - DAY),
             make_lot(2, 10),
         ]
-        assert project(cached, lots, NOW) == cached
+        assert project(cached, lots, [], NOW) == cached
+
+    def test_an_expired_hold_gives_its_points_back(self) -> None:
+        lot = make_lot(1, 100, held=30, expires_at=NOW + DAY)
+        cached = Balances(available=70, pending=0, held=30)
+        assert project(cached, [lot], [(lot, 30)], NOW) == Balances(
+            available=100, pending=0, held=0
+        )
+
+    def test_an_expired_hold_on_an_expired_lot_gives_nothing_back(self) -> None:
+        # 40 of the lot held, 60 free; the lot and the hold both ran out: all 100 are gone.
+        lot = make_lot(1, 100, held=40, expires_at=NOW - DAY)
+        cached = Balances(available=60, pending=0, held=40)
+        assert project(cached, [lot], [(lot, 40)], NOW) == Balances(available=0, pending=0, held=0)
 
     def test_projection_agrees_with_is_available(self) -> None:
         lots = [
@@ -177,7 +190,7 @@ class TestProject:
             make_lot(4, 25, expires_at=NOW + DAY),
         ]
         cached = Balances(available=60 + 25, pending=30 + 40, held=20)
-        projected = project(cached, lots, NOW)
+        projected = project(cached, lots, [], NOW)
         assert projected.available == sum(lot.free for lot in lots if lot.is_available(NOW))
         assert projected == Balances(available=55, pending=40, held=20)
 

@@ -237,7 +237,10 @@ async def points_summary(
     lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=found.id)
     cached = await ledger_repository.get_balances(conn, tenant_id, found.id)
     due = found.settle_at is not None and found.settle_at <= now
-    balances = ledger.project(cached, lots, now) if due else cached
+    balances = cached
+    if due:
+        expired_holds = await ledger.expired_hold_parts(conn, tenant_id, found.id, now)
+        balances = ledger.project(cached, lots, expired_holds, now)
     expiring: dict[datetime, int] = {}
     for lot in lots:
         if lot.expires_at is not None and lot.is_available(now) and lot.free > 0:

@@ -518,6 +518,26 @@ async def get_hold(conn: AsyncConnection, tenant_id: int, hold_id: int) -> Hold 
     return None if row is None else _hold(row)
 
 
+async def list_holds_due(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, *, until: datetime | None = None
+) -> list[Hold]:
+    """The customer's active holds that expire (all of them with an expiry, or those due by
+    `until`), soonest first."""
+    statement = (
+        select(hold)
+        .where(
+            hold.c.tenant_id == tenant_id,
+            hold.c.customer_id == customer_id,
+            hold.c.status == HoldStatus.active.value,
+            hold.c.expires_at.is_not(None),
+        )
+        .order_by(hold.c.expires_at, hold.c.id)
+    )
+    if until is not None:
+        statement = statement.where(hold.c.expires_at <= until)
+    return [_hold(r) for r in await conn.execute(statement)]
+
+
 async def list_hold_parts(
     conn: AsyncConnection, tenant_id: int, hold_id: int
 ) -> list[tuple[Lot, int]]:

@@ -15,10 +15,12 @@ Design overview
   `available`, or straight to `expired` for the part of a lot that expired meanwhile).
 - A **reversal** undoes one transfer (at most once): a debit's points go back to the exact lots
   they came from; a credit's points are taken back from the lot it created first.
-- **Settling** writes down what time has done: pending lots whose `available_at` passed are
-  released, available lots whose `expires_at` passed are expired. Writers settle a customer
-  inside their own transaction before anything else; readers compute the same result without
-  writing (`effective_balances`), so balances are right at every instant, job or no job.
+- **Settling** writes down what time has done: holds whose `expires_at` passed are released
+  (status `expired`), pending lots whose `available_at` passed are released, available lots
+  whose `expires_at` passed are expired. Writers settle a customer inside their own transaction
+  before anything else; readers compute the same result without writing (`effective_balances`),
+  so balances and holds are right at every instant, job or no job. `customer.settle_at` is the
+  earliest of those instants still to come.
 
 Callers hold the customer's row lock (`customer.repository.lock`) for the whole transaction:
 that is what serializes concurrent writers of one customer on PostgreSQL.
@@ -201,11 +203,15 @@ def plan_consumption(lots: list[Lot], amount: int) -> list[tuple[int, int]] | No
 
 
 async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now: datetime) -> None:
-    """Release pending lots and expire available ones whose time has come."""
+    """Release pending lots, expire available ones, then expire holds whose time has come.
+
+    Lots first: an expiring lot loses its free points and keeps its held ones; a hold that ran
+    out then gives its points back, or, for such a lot, lets them expire too.
+    """
     lots = await repository.list_open_lots(conn, tenant_id, customer_id)
+    next_event: datetime | None = None
     released: list[int] = []
     expired: list[int] = []
-    next_event: datetime | None = None
     for lot in lots:
         status = lot.status
         if status == LotStatus.pending and lot.available_at <= now:
@@ -241,6 +247,12 @@ async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now
             next_event = upcoming
     await repository.set_lot_status(conn, tenant_id, released, LotStatus.available)
     await repository.set_lot_status(conn, tenant_id, expired, LotStatus.expired)
+    for due in await repository.list_holds_due(conn, tenant_id, customer_id):
+        assert due.expires_at is not None
+        if due.expires_at > now:
+            next_event = due.expires_at if next_event is None else min(next_event, due.expires_at)
+            break
+        await release(conn, tenant_id=tenant_id, hold_id=due.id, now=now, status=HoldStatus.expired)
     await repository.set_settle_at(conn, tenant_id, customer_id, next_event)
 
 
@@ -268,12 +280,31 @@ async def effective_balances(
     cached = await repository.get_balances(conn, tenant_id, customer_id)
     if settle_at is None or settle_at > now:
         return cached
-    return project(cached, await repository.list_open_lots(conn, tenant_id, customer_id), now)
+    lots = await repository.list_open_lots(conn, tenant_id, customer_id)
+    return project(cached, lots, await expired_hold_parts(conn, tenant_id, customer_id, now), now)
 
 
-def project(cached: Balances, lots: list[Lot], now: datetime) -> Balances:
-    """Apply the releases and expiries due at `now` to cached balances (what `settle` writes)."""
-    available, pending, debt = cached.available, cached.pending, cached.debt
+async def expired_hold_parts(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, now: datetime
+) -> list[tuple[Lot, int]]:
+    """The lot parts of active holds whose time ran out at `now` (what `settle` gives back)."""
+    parts: list[tuple[Lot, int]] = []
+    for due in await repository.list_holds_due(conn, tenant_id, customer_id, until=now):
+        parts += await repository.list_hold_parts(conn, tenant_id, due.id)
+    return parts
+
+
+def project(
+    cached: Balances, lots: list[Lot], expired_holds: list[tuple[Lot, int]], now: datetime
+) -> Balances:
+    """Apply what is due at `now` to cached balances (what `settle` writes): expired holds give
+    their points back (to nobody, for lots that expired too), then lots are released and
+    expired."""
+    available, pending, held, debt = cached.available, cached.pending, cached.held, cached.debt
+    for lot, part in expired_holds:
+        held -= part
+        if not _lost(lot, now):
+            available += part
     for lot in lots:
         free = lot.free
         released = lot.status == LotStatus.pending and lot.available_at <= now
@@ -287,7 +318,7 @@ def project(cached: Balances, lots: list[Lot], now: datetime) -> Balances:
         spendable = released or lot.status == LotStatus.available
         if spendable and lot.expires_at is not None and lot.expires_at <= now:
             available -= free
-    return Balances(available=available, pending=pending, held=cached.held, debt=debt)
+    return Balances(available=available, pending=pending, held=held, debt=debt)
 
 
 async def open_lots(conn: AsyncConnection, *, tenant_id: int, customer_id: int) -> list[Lot]:
@@ -324,6 +355,8 @@ async def hold(
         now=now,
     )
     await repository.change_lot_held(conn, tenant_id=tenant_id, parts=parts)
+    if expires_at is not None:
+        await repository.lower_settle_at(conn, tenant_id, customer_id, expires_at)
     return await repository.add_hold(
         conn,
         tenant_id=tenant_id,
