@@ -19,6 +19,7 @@ from fidelis.api.admin import program as admin_program
 from fidelis.api.admin import rewards as admin_rewards
 from fidelis.api.json import JSONResponse
 from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
+from fidelis.api.pvt import checkout as pvt_checkout
 from fidelis.api.pvt import customers as pvt_customers
 from fidelis.api.pvt import envelope
 from fidelis.api.pvt import orders as pvt_orders
@@ -65,6 +66,7 @@ def create_app(
         pvt_orders.router,
         pvt_rewards.router,
         pvt_pos.router,
+        pvt_checkout.router,
         admin_program.router,
         admin_rewards.router,
     ]

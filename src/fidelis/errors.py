@@ -12,7 +12,8 @@
     │     CustomerInDebt, CashbackValueTooHigh
     └── InvalidInput        the request itself is malformed
           InvalidField (ValidationError), PointsCannotBeZero, OperationTypeMismatch,
-          ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument
+          ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument,
+          CheckoutIdRequired
 
 Every leaf carries a stable `code` — the `CodeName` of the Private API's catalogue — so the
 mapping to envelopes (`api/pvt/envelope.py`), to the reservation API and to CLI messages is a
@@ -207,6 +208,11 @@ class CustomerReasonTooLong(InvalidInput):
 class InvalidValue(InvalidInput):
     code = "InvalidValue"
     default_message = "Invalid value."
+
+
+class CheckoutIdRequired(InvalidInput):
+    code = "CheckoutIdRequired"
+    default_message = "CheckoutId is required."
 
 
 class InvalidDocument(InvalidInput):

@@ -326,7 +326,8 @@ redemption = Table(
     Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False),
     Column("id", Id, server_default=FetchedValue(), nullable=False),
     Column("customer_id", BigInteger, nullable=False),
-    Column("reward_id", BigInteger, nullable=False),
+    # Null for a checkout redemption (cashback at checkout uses no reward configuration).
+    Column("reward_id", BigInteger, nullable=True),
     Column("reward_type", Integer, nullable=False),
     # Short, upper-case, unambiguous: typed at a till.
     Column("external_code", String(20), nullable=False),
@@ -337,9 +338,15 @@ redemption = Table(
     Column("points", BigInteger, nullable=False),
     # Value x 100: the discount (R$ or percent) or the cashback R$ used.
     Column("value_cents", BigInteger, nullable=True),
-    Column("transfer_id", BigInteger, nullable=False),
+    # The spending transfer; null while a checkout redemption's points are only held.
+    Column("transfer_id", BigInteger, nullable=True),
     Column("cancel_transfer_id", BigInteger, nullable=True),
     Column("is_canceled", Boolean, nullable=False),
+    # Checkout redemptions: the checkout, and the hold that reserves the points until an order
+    # uses the code (then captured) or the hold runs out (then refunded).
+    Column("checkout_ref", String(200), nullable=True),
+    Column("hold_id", BigInteger, nullable=True),
+    Column("hold_expires_at", UtcDateTime, nullable=True),
     Column("order_ref", String(200), nullable=True),
     # 0 LandingPage, 1 Widget, 2 Copilot, 3 Checkout, 4 API, 5 PDV.
     Column("redeem_origin", Integer, nullable=True),
@@ -354,4 +361,20 @@ redemption = Table(
     Index("ix_redemption_customer", "tenant_id", "customer_id"),
     Index("ix_redemption_reward", "tenant_id", "reward_id"),
     Index("ix_redemption_original_key", "tenant_id", "original_key"),
+    Index("ix_redemption_open_hold", "tenant_id", "customer_id", "hold_expires_at"),
+)
+
+# A checkout (cart) of the store's e-commerce platform on which a customer asked for cashback.
+checkout = Table(
+    "checkout",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("checkout_ref", String(200), nullable=False),
+    Column("total_cents", BigInteger, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "customer_id", "checkout_ref"),
 )

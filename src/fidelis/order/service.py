@@ -125,7 +125,7 @@ async def upsert(
             changes[name] = value
     if report.details:
         changes["details"] = report.details
-    linked = await _link(conn, tenant_id, order, report.coupon or order.coupon)
+    linked = await _link(conn, tenant_id, order, report.coupon or order.coupon, now)
     if linked is not None:
         changes["redemption_id"] = linked
     await repository.change(conn, tenant_id, order.id, changes)
@@ -180,7 +180,7 @@ async def _create(
 
 
 async def _link(
-    conn: AsyncConnection, tenant_id: int, order: Order, coupon: str | None
+    conn: AsyncConnection, tenant_id: int, order: Order, coupon: str | None, now: datetime
 ) -> int | None:
     """The id of the redemption the order's coupon links it to, if one can be linked."""
     if coupon is None or order.redemption_id is not None:
@@ -191,6 +191,7 @@ async def _link(
         code=coupon,
         customer_id=order.customer_id,
         order_ref=order.original_id,
+        now=now,
     )
     return None if linked is None else linked.id
 

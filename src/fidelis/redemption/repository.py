@@ -17,7 +17,7 @@ from fidelis.db.tables import redemption
 class Redemption:
     id: int
     customer_id: int
-    reward_id: int
+    reward_id: int | None
     reward_type: int
     external_code: str
     coupon_code: str | None
@@ -25,9 +25,12 @@ class Redemption:
     original_key: str | None
     points: int
     value_cents: int | None
-    transfer_id: int
+    transfer_id: int | None
     cancel_transfer_id: int | None
     is_canceled: bool
+    checkout_ref: str | None
+    hold_id: int | None
+    hold_expires_at: datetime | None
     order_ref: str | None
     redeem_origin: int | None
     details: dict[str, Any]
@@ -50,6 +53,9 @@ def _redemption(row: Any) -> Redemption:
         transfer_id=row.transfer_id,
         cancel_transfer_id=row.cancel_transfer_id,
         is_canceled=bool(row.is_canceled),
+        checkout_ref=row.checkout_ref,
+        hold_id=row.hold_id,
+        hold_expires_at=row.hold_expires_at,
         order_ref=row.order_ref,
         redeem_origin=row.redeem_origin,
         details=row.details or {},
@@ -133,6 +139,26 @@ async def get_by_code(conn: AsyncConnection, tenant_id: int, code: str) -> Redem
         )
         .limit(1)
         .with_for_update()
+    )
+    row = (await conn.execute(statement)).first()
+    return None if row is None else _redemption(row)
+
+
+async def get_open_checkout(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, *, now: datetime
+) -> Redemption | None:
+    """The customer's checkout redemption whose points are still held at `now`, if any."""
+    statement = (
+        select(redemption)
+        .where(
+            redemption.c.tenant_id == tenant_id,
+            redemption.c.customer_id == customer_id,
+            redemption.c.hold_expires_at > now,
+            redemption.c.transfer_id.is_(None),
+            redemption.c.is_canceled.is_(False),
+        )
+        .order_by(redemption.c.id.desc())
+        .limit(1)
     )
     row = (await conn.execute(statement)).first()
     return None if row is None else _redemption(row)

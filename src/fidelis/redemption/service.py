@@ -56,7 +56,7 @@ from fidelis.idempotency import repository as keys
 from fidelis.idempotency.service import request_hash
 from fidelis.kit import money
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import Balances, PointType, TransferType
+from fidelis.ledger.model import Balances, HoldStatus, PointType, TransferType
 from fidelis.program.schemas import ProgramSettings
 from fidelis.redemption import offer, repository, rule
 from fidelis.redemption.offer import CannotUse
@@ -221,12 +221,33 @@ async def redeem(
         "details": request.details,
         "created_at": now,
     }
+    coupon = None
+    if request.force_coupon:
+        valid_until = None
+        if reward.valid_days is not None:
+            valid_until = now + timedelta(days=reward.valid_days)
+        coupon = Coupon(reward.code_prefix or "", reward.coupon_code_length, valid_until)
+    return Redeemed(await add(conn, tenant_id, values, coupon=coupon))
+
+
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    """How to make a redemption's coupon code."""
+
+    prefix: str
+    length: int
+    valid_until: datetime | None
+
+
+async def add(
+    conn: AsyncConnection, tenant_id: int, values: dict[str, Any], *, coupon: Coupon | None = None
+) -> Redemption:
+    """Record a redemption under a new unique ExternalCode (and coupon code, when asked)."""
     for _ in range(CODE_ATTEMPTS):
         values["external_code"] = new_code(EXTERNAL_CODE_LENGTH)
-        if request.force_coupon:
-            values["coupon_code"] = (reward.code_prefix or "") + new_code(reward.coupon_code_length)
-            if reward.valid_days is not None:
-                values["coupon_valid_until"] = now + timedelta(days=reward.valid_days)
+        if coupon is not None:
+            values["coupon_code"] = coupon.prefix + new_code(coupon.length)
+            values["coupon_valid_until"] = coupon.valid_until
         redemption_id = await repository.try_add(conn, tenant_id, values)
         if redemption_id is not None:
             break
@@ -234,7 +255,7 @@ async def redeem(
         raise RuntimeError("could not generate a unique ExternalCode")
     created = await repository.get(conn, tenant_id, redemption_id)
     assert created is not None
-    return Redeemed(created)
+    return created
 
 
 def _text(value: Decimal | None) -> str | None:
@@ -374,31 +395,56 @@ async def cancel(
     assert locked is not None
     if locked.is_canceled:
         return Record(locked, customer, already=True)
-    back = await ledger.reverse(
-        conn,
-        tenant_id=tenant_id,
-        transfer_id=locked.transfer_id,
-        now=now,
-        point_type=PointType.RedemptionCanceled,
-    )
-    await repository.change(
-        conn,
-        tenant_id,
-        locked.id,
-        {"is_canceled": True, "cancel_transfer_id": back.id, "canceled_at": now},
-    )
+    already = False
+    changes: dict[str, Any] = {"is_canceled": True, "canceled_at": now}
+    if locked.transfer_id is None:
+        # A checkout redemption not yet used by an order: its points are only held.
+        assert locked.hold_id is not None
+        already = not await release_hold(conn, tenant_id, locked.hold_id, now)
+    else:
+        back = await ledger.reverse(
+            conn,
+            tenant_id=tenant_id,
+            transfer_id=locked.transfer_id,
+            now=now,
+            point_type=(
+                PointType.CheckoutCashbackRefund
+                if locked.checkout_ref is not None
+                else PointType.RedemptionCanceled
+            ),
+        )
+        changes["cancel_transfer_id"] = back.id
+    await repository.change(conn, tenant_id, locked.id, changes)
     reloaded = await repository.get(conn, tenant_id, locked.id)
     assert reloaded is not None
-    return Record(reloaded, await customer_service.get_by_id(conn, tenant_id, customer.id))
+    customer = await customer_service.get_by_id(conn, tenant_id, customer.id)
+    return Record(reloaded, customer, already=already)
+
+
+async def release_hold(conn: AsyncConnection, tenant_id: int, hold_id: int, now: datetime) -> bool:
+    """Give back a checkout redemption's held points; False when its hold had already run out
+    (the points went back then)."""
+    held = await ledger.get_hold(conn, tenant_id=tenant_id, hold_id=hold_id)
+    if held is None or held.status != HoldStatus.active:
+        return False
+    await ledger.release(conn, tenant_id=tenant_id, hold_id=hold_id, now=now)
+    return True
 
 
 async def link_order(
-    conn: AsyncConnection, *, tenant_id: int, code: str, customer_id: int, order_ref: str
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    code: str,
+    customer_id: int,
+    order_ref: str,
+    now: datetime,
 ) -> Redemption | None:
     """Tie the redemption an order names in its `Coupon` (ExternalCode or coupon code) to it.
 
     None when nothing can be tied: no such code, another customer's redemption, a cancelled
-    one, or one already tied to another order (a code is used by one order only).
+    one, one already tied to another order (a code is used by one order only), or a checkout
+    redemption whose hold ran out. A checkout redemption's held cashback is spent now.
     """
     found = await repository.get_by_code(conn, tenant_id, code)
     if found is None or found.customer_id != customer_id or found.is_canceled:
@@ -406,7 +452,25 @@ async def link_order(
     if found.order_ref is not None and found.order_ref != order_ref:
         return None
     if found.order_ref is None:
-        await repository.change(conn, tenant_id, found.id, {"order_ref": order_ref})
+        changes: dict[str, Any] = {"order_ref": order_ref}
+        if found.transfer_id is None:
+            # A checkout redemption: the order spends the held cashback, which makes it final.
+            # One whose hold ran out was refunded and is not the order's any more.
+            assert found.hold_id is not None
+            held = await ledger.get_hold(conn, tenant_id=tenant_id, hold_id=found.hold_id)
+            if held is None or held.status != HoldStatus.active:
+                return None
+            spent = await ledger.capture(
+                conn,
+                tenant_id=tenant_id,
+                hold_id=found.hold_id,
+                now=now,
+                point_type=PointType.CheckoutCashback,
+                reason=f"checkout {found.checkout_ref} used by order {order_ref}",
+            )
+            assert spent is not None
+            changes["transfer_id"] = spent.id
+        await repository.change(conn, tenant_id, found.id, changes)
     return found
 
 

@@ -175,3 +175,35 @@ class PosRedeemRequest(CouponRedeemRequest):
     ForceGenerateCoupon: StrictBool = Field(
         default=False, description="Generate a coupon too (PoS redeems do not by default)."
     )
+
+
+class CheckoutItem(_Body):
+    ExternalProductId: Annotated[Text, Field(max_length=200)] | None = None
+    Value: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] = Field(
+        description="Price of one unit (R$)."
+    )
+    Quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] = Decimal(1)
+
+
+class CheckoutActionRequest(_Body):
+    CustomerId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
+    CheckoutId: Annotated[Text, Field(max_length=200)] | None = Field(
+        default=None, description="The cart's id in the e-commerce platform (required: code 02)."
+    )
+    Total: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = Field(
+        default=None, description="The checkout's total (R$)."
+    )
+    Items: list[CheckoutItem] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="The cart's items: when given, cashback pays only for eligible ones.",
+    )
+
+
+class CheckoutRedeemRequest(CheckoutActionRequest):
+    CashbackValue: Money | None = Field(
+        default=None, description="R$ of cashback to apply; omitted: the most allowed."
+    )
+    Token: Annotated[Text, Field(max_length=500)] | None = None
+    OriginalKey: Key | None = None
+    RedeemOrigin: Annotated[StrictInt, Field(ge=0, le=5)] | None = None

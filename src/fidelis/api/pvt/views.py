@@ -217,6 +217,18 @@ def redeem_result(redemption: Redemption) -> dict[str, Any]:
     }
 
 
+def checkout_result(redemption: Redemption, hold_transfer_id: int) -> dict[str, Any]:
+    """`Result` of a checkout cashback redeem."""
+    return {
+        "RewardId": redemption.id,
+        "ExternalCode": redemption.external_code,
+        "OriginalKey": redemption.original_key,
+        "CashbackValue": _hundredths(redemption.value_cents),
+        "Point": {"PointId": hold_transfer_id, "Quantity": -redemption.points},
+        "Coupon": None,
+    }
+
+
 def redemption_record(
     redemption: Redemption, customer: Customer, balances: Balances, program: ProgramSettings
 ) -> dict[str, Any]:
