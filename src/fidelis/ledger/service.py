@@ -543,8 +543,10 @@ async def reverse(
     }
     movements = await repository.list_movements(conn, tenant_id, transfer_id)
     if movements:
+        # Points given back to their lots are free points of those lots: `available`, even
+        # when they were spent from a hold (a capture's source is `held`).
         moved = await repository.add_transfer(
-            conn, source=source, destination=destination, **common
+            conn, source=source, destination=AccountKind.available, **common
         )
         await repository.consume_lots(
             conn,

@@ -37,6 +37,16 @@ class Redemption:
     created_at: datetime
     canceled_at: datetime | None
 
+    def is_canceled_at(self, now: datetime) -> bool:
+        """Cancelled, or a checkout redemption whose hold ran out unused (refunded then)."""
+        if self.is_canceled:
+            return True
+        return (
+            self.transfer_id is None
+            and self.hold_expires_at is not None
+            and self.hold_expires_at <= now
+        )
+
 
 def _redemption(row: Any) -> Redemption:
     return Redemption(

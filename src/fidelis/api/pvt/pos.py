@@ -198,4 +198,6 @@ async def _record(
     conn: Connection, tenant: Tenant, record: Record, now: datetime
 ) -> dict[str, object]:
     balances = await customer_service.balances_of(conn, tenant.id, record.customer, now=now)
-    return views.redemption_record(record.redemption, record.customer, balances, tenant.program)
+    return views.redemption_record(
+        record.redemption, record.customer, balances, tenant.program, now
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -230,7 +231,11 @@ def checkout_result(redemption: Redemption, hold_transfer_id: int) -> dict[str, 
 
 
 def redemption_record(
-    redemption: Redemption, customer: Customer, balances: Balances, program: ProgramSettings
+    redemption: Redemption,
+    customer: Customer,
+    balances: Balances,
+    program: ProgramSettings,
+    now: datetime,
 ) -> dict[str, Any]:
     """The redemption record (`GET /v1/pvt/Rewards/{id}`, cancel results)."""
     cash = None
@@ -241,7 +246,7 @@ def redemption_record(
         "Customer": customer_model(customer, balances, program),
         "ExternalCode": redemption.external_code,
         "CashValue": cash,
-        "IsCanceled": redemption.is_canceled,
+        "IsCanceled": redemption.is_canceled_at(now),
         "RedeemDate": iso_utc(redemption.created_at),
         "Points": redemption.points,
         "OrderId": redemption.order_ref,
