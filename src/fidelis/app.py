@@ -25,6 +25,8 @@ from fidelis.api.pvt import envelope
 from fidelis.api.pvt import orders as pvt_orders
 from fidelis.api.pvt import pos as pvt_pos
 from fidelis.api.pvt import rewards as pvt_rewards
+from fidelis.api.rewards import errors as reservation_errors
+from fidelis.api.rewards import routes as reservation
 from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.errors import FidelisError, InvalidField
@@ -67,6 +69,7 @@ def create_app(
         pvt_rewards.router,
         pvt_pos.router,
         pvt_checkout.router,
+        reservation.router,
         admin_program.router,
         admin_rewards.router,
     ]
@@ -109,26 +112,38 @@ def _in_path(request: Request) -> bool:
 
 
 def _install_error_mappers(app: FastAPI) -> None:
+    # Each face maps errors to its own wire format; the path says which face a request is for.
+    def mapped(request: Request, exc: FidelisError) -> Response:
+        if reservation_errors.serves(request.url.path):
+            return reservation_errors.error(exc)
+        return envelope.error(exc, in_path=_in_path(request))
+
     @app.exception_handler(FidelisError)
     async def domain_error(request: Request, exc: FidelisError) -> Response:
-        return envelope.error(exc, in_path=_in_path(request))
+        return mapped(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        return envelope.error(InvalidField(_describe(exc)))
+        return mapped(request, InvalidField(_describe(exc)))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:
             # The framework could not parse the body (e.g. nesting too deep for the parser).
-            return envelope.error(InvalidField("The body could not be parsed as JSON."))
+            return mapped(request, InvalidField("The body could not be parsed as JSON."))
         messages = {404: "Not found.", 405: "Method not allowed."}
-        return envelope.plain_error(exc.status_code, messages.get(exc.status_code, "Error."))
+        message = messages.get(exc.status_code, "Error.")
+        if reservation_errors.serves(request.url.path):
+            codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+            return reservation_errors.plain(
+                exc.status_code, codes.get(exc.status_code, "ERROR"), message
+            )
+        return envelope.plain_error(exc.status_code, message)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-        return envelope.error(FidelisError("Internal error."))
+        return mapped(request, FidelisError("Internal error."))
 
 
 def _describe(exc: RequestValidationError) -> str:

@@ -3,13 +3,14 @@
     FidelisError
     ├── NotFound            the thing named does not exist (in this tenant)
     │     CustomerNotFound, TenantNotFound, TransferNotFound, HoldNotFound, OrderNotFound,
-    │     RewardNotFound, RedeemNotFound
+    │     RewardNotFound, RedeemNotFound, LockNotFound
     ├── Conflict            an idempotency key or a state forbids the request
-    │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict, TransferAlreadyReversed, HoldNotActive
+    │     ChangeKeyAlreadyUsed, IdempotencyKeyConflict, TransferAlreadyReversed, HoldNotActive,
+    │     LockRolledBack, LockExpired, LockAlreadyCommitted
     ├── RuleViolation       a valid request that the program's rules refuse
     │     InsufficientBalance, CustomerDisabled, CashbackNotEnabled, InvalidOrderTransition,
     │     RefundExceedsOrderTotal, RewardInactive, RewardRequirementsNotMet, NotEnoughPoints,
-    │     CustomerInDebt, CashbackValueTooHigh
+    │     CustomerInDebt, CashbackValueTooHigh, ValueExceedsLock
     └── InvalidInput        the request itself is malformed
           InvalidField (ValidationError), PointsCannotBeZero, OperationTypeMismatch,
           ReasonRequired, CustomerReasonTooLong, InvalidValue, InvalidDocument,
@@ -89,6 +90,11 @@ class RedeemNotFound(NotFound):
     default_message = "Redemption not found."
 
 
+class LockNotFound(NotFound):
+    code = "LockNotFound"
+    default_message = "Lock not found."
+
+
 class ApiKeyNotFound(NotFound):
     code = "ApiKeyNotFound"
     default_message = "API key not found."
@@ -115,6 +121,21 @@ class TransferAlreadyReversed(Conflict):
 class HoldNotActive(Conflict):
     code = "HoldNotActive"
     default_message = "These points are no longer reserved."
+
+
+class LockRolledBack(Conflict):
+    code = "LockRolledBack"
+    default_message = "This lock was rolled back."
+
+
+class LockExpired(Conflict):
+    code = "LockExpired"
+    default_message = "This lock expired."
+
+
+class LockAlreadyCommitted(Conflict):
+    code = "LockAlreadyCommitted"
+    default_message = "This lock was committed."
 
 
 class TenantAlreadyExists(Conflict):
@@ -175,6 +196,11 @@ class CashbackValueTooHigh(RuleViolation):
     default_message = "The cashback asked for is more than this purchase may use."
 
 
+class ValueExceedsLock(RuleViolation):
+    code = "ValueExceedsLock"
+    default_message = "The value is more than the lock reserved."
+
+
 # --- invalid input ---------------------------------------------------------------------------
 
 
@@ -228,6 +254,23 @@ class Unauthorized(FidelisError):
 
     code = "Unauthorized"
     default_message = "Missing or invalid credentials."
+
+
+class Forbidden(FidelisError):
+    """Valid credentials that may not do this."""
+
+    code = "Forbidden"
+    default_message = "Forbidden."
+
+
+class MissingBrand(Forbidden):
+    code = "MissingBrand"
+    default_message = "The brand header is required."
+
+
+class AccessDenied(Forbidden):
+    code = "AccessDenied"
+    default_message = "These credentials do not belong to this brand."
 
 
 class ServiceUnavailable(FidelisError):

@@ -378,3 +378,37 @@ checkout = Table(
     PrimaryKeyConstraint("tenant_id", "id"),
     UniqueConstraint("tenant_id", "customer_id", "checkout_ref"),
 )
+
+# A cashback lock of the reservation API: points held for one purchase until committed (spent),
+# rolled back, or expired (`expires_at` passed: its hold runs out with it).
+cashback_lock = Table(
+    "cashback_lock",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenant.id"), nullable=False),
+    Column("id", Id, server_default=FetchedValue(), nullable=False),
+    Column("token", String(64), nullable=False),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("hold_id", BigInteger, nullable=False),
+    # 'active' past `expires_at` reads as expired (`lock.repository.CashbackLock.status_at`).
+    Column("status", String(16), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("committed_points", BigInteger, nullable=True),
+    Column("capture_transfer_id", BigInteger, nullable=True),
+    # The reversal of the capture when the order it paid for was cancelled.
+    Column("refund_transfer_id", BigInteger, nullable=True),
+    Column("order_ref", String(200), nullable=True),
+    Column("lock_key", String(200), nullable=True),
+    Column("total_cents", BigInteger, nullable=False),
+    # store_id, seller_id, source, vouchers, custom_data as the caller sent them.
+    Column("details", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("tenant_id", "id"),
+    UniqueConstraint("tenant_id", "token"),
+    CheckConstraint("points > 0", name="points_positive"),
+    CheckConstraint(
+        "status IN ('active', 'committed', 'rolled_back', 'expired')", name="status_known"
+    ),
+    Index("ix_cashback_lock_order", "tenant_id", "order_ref"),
+)

@@ -680,3 +680,10 @@ async def expired_from_lot(conn: AsyncConnection, *, tenant_id: int, lot_id: int
 
 async def lot_of(conn: AsyncConnection, *, tenant_id: int, transfer_id: int) -> Lot | None:
     return await repository.get_lot_of(conn, tenant_id, transfer_id)
+
+
+async def hold_parts(
+    conn: AsyncConnection, *, tenant_id: int, hold_id: int
+) -> list[tuple[Lot, int]]:
+    """The lots a hold reserves points of, and how many of each."""
+    return await repository.list_hold_parts(conn, tenant_id, hold_id)

@@ -14,7 +14,9 @@ An order whose `Coupon` is a redemption's ExternalCode (or coupon code) is linke
 redemption, once, when the code belongs to the order's customer and no other order uses it.
 Cancelling the order (in full, or by refunds that reach its total) also cancels the linked
 redemption when the program's `RefundRedeemOnOrderCancel` says so; the redemption's points go
-back first, so they can cover what the order takes back before any debt is left.
+back first, so they can cover what the order takes back before any debt is left. Cashback
+locks committed with the order's `OriginalId` or `Coupon` as their `order_id` are given back
+the same way.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from fidelis.idempotency.service import request_hash
 from fidelis.kit import money
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import TransferType
+from fidelis.lock import service as lock_service
 from fidelis.order import repository
 from fidelis.order.repository import Order
 from fidelis.program.schemas import ProgramSettings
@@ -272,10 +275,18 @@ async def _take_back_until(
 async def _refund_redemption(
     conn: AsyncConnection, tenant_id: int, program: ProgramSettings, order: Order, now: datetime
 ) -> None:
-    if order.redemption_id is not None and program.RefundRedeemOnOrderCancel:
+    """Give back what the customer spent on this order: its linked redemption and the cashback
+    locks committed for it (by `OriginalId` or `Coupon`)."""
+    if not program.RefundRedeemOnOrderCancel:
+        return
+    if order.redemption_id is not None:
         await redemption_service.cancel(
             conn, tenant_id=tenant_id, redemption_id=order.redemption_id, now=now
         )
+    refs = [order.original_id] + ([order.coupon] if order.coupon else [])
+    await lock_service.give_back_for_order(
+        conn, tenant_id=tenant_id, customer_id=order.customer_id, order_refs=refs, now=now
+    )
 
 
 async def _cancel(
