@@ -167,3 +167,149 @@ def test_random_points_and_cashback_changes_follow_the_model(
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
+
+
+class LockMachine(RuleBasedStateMachine):
+    """Random interleavings of locks, commits, rollbacks, expiry and points changes.
+
+    Model: `available` points; each lock holds `min(available, total in centavos)` (the default
+    rule: up to 100% of the purchase, 1 point = R$ 0.01) and is active until committed (the
+    unused part comes back), rolled back or expired (all of it comes back). Expiry is driven by
+    moving the server's clock two lock lifetimes ahead, so no lock is ever near its boundary.
+    """
+
+    tenant: ClassVar[TenantHandle]
+    server: ClassVar[Server]
+    TTL = 60
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.customer = f"lock-{uuid.uuid4().hex}@example.com"
+        self.available = 0
+        # token -> [points held, committed points or None, state]
+        self.locks: dict[str, list[Any]] = {}
+        self.tokens: list[str] = []
+
+    @initialize()
+    def create_customer(self) -> None:
+        upsert(self.tenant, self.customer)
+
+    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return self.tenant.http.post(
+            f"/v1/rewards/{path}", json=body, headers={"brand": self.tenant.slug}
+        )
+
+    def pick(self, index: int) -> str | None:
+        return self.tokens[index % len(self.tokens)] if self.tokens else None
+
+    @rule(points=amounts)
+    def add_points(self, points: int) -> None:
+        response = self.tenant.http.post(
+            f"/v1/pvt/Customer/{self.customer}/points",
+            json={"Points": points, "OperationType": 0, "Reason": "property"},
+        )
+        assert response.status_code == 200, response.text
+        self.available += points
+
+    @rule(points=amounts)
+    def remove_points(self, points: int) -> None:
+        response = self.tenant.http.post(
+            f"/v1/pvt/Customer/{self.customer}/points",
+            json={"Points": -points, "OperationType": 1, "Reason": "property"},
+        )
+        if points > self.available:
+            assert response.json()["CodeName"] == "InsufficientBalance"
+            return
+        assert response.status_code == 200, response.text
+        self.available -= points
+
+    @rule(cents=st.integers(min_value=1, max_value=8_000))
+    def lock(self, cents: int) -> None:
+        total = str(Decimal(cents) / 100)
+        answer = self.post("lock", {"customer_id": self.customer, "total": total}).json()
+        expected = min(self.available, cents)
+        assert Decimal(answer["value"]) * 100 == expected
+        if expected == 0:
+            assert answer["lock_token"] is None
+            return
+        self.available -= expected
+        self.locks[answer["lock_token"]] = [expected, None, "active"]
+        self.tokens.append(answer["lock_token"])
+
+    @rule(index=st.integers(min_value=0, max_value=20), part=st.integers(0, 120))
+    def commit(self, index: int, part: int) -> None:
+        token = self.pick(index)
+        if token is None:
+            return
+        held, committed, state = self.locks[token]
+        value = None if part == 0 else max(1, held * part // 100)
+        body: dict[str, Any] = {"lock_token": token}
+        if value is not None:
+            body["value"] = str(Decimal(value) / 100)
+        response = self.post("commit", body)
+        if state == "committed":
+            assert response.status_code == 200
+            assert Decimal(response.json()["value"]) * 100 == committed
+        elif state == "rolled_back":
+            assert response.json()["error"]["code"] == "LOCK_ROLLED_BACK"
+        elif state == "expired":
+            assert response.json()["error"]["code"] == "LOCK_EXPIRED"
+        elif value is not None and value > held:
+            assert response.json()["error"]["code"] == "VALUE_EXCEEDS_LOCK"
+        else:
+            assert response.status_code == 200, response.text
+            spent = held if value is None else value
+            self.available += held - spent
+            self.locks[token] = [held, spent, "committed"]
+
+    @rule(index=st.integers(min_value=0, max_value=20))
+    def rollback(self, index: int) -> None:
+        token = self.pick(index)
+        if token is None:
+            return
+        held, _, state = self.locks[token]
+        response = self.post("rollback", {"lock_token": token})
+        if state == "committed":
+            assert response.json()["error"]["code"] == "LOCK_ALREADY_COMMITTED"
+            return
+        assert response.status_code == 200, response.text
+        if state == "active":
+            self.available += held
+            self.locks[token] = [held, None, "rolled_back"]
+        assert response.json()["status"] == self.locks[token][2]
+
+    @rule()
+    def time_passes(self) -> None:
+        self.server.clock.advance(seconds=2 * self.TTL)
+        for state in self.locks.values():
+            if state[2] == "active":
+                self.available += state[0]
+                state[2] = "expired"
+
+    @invariant()
+    def balances_match_the_model(self) -> None:
+        points = points_of(self.tenant, self.customer)
+        held = sum(s[0] for s in self.locks.values() if s[2] == "active")
+        assert (points["PointsBalance"], points["HeldPoints"]) == (self.available, held)
+
+    @invariant()
+    def ledger_is_sound(self) -> None:
+        assert check_ledger(self.server.database_url, [self.tenant.id]) == []
+
+
+def test_random_locks_commits_rollbacks_and_expiry_follow_the_model(
+    server: Server, tenant: TenantHandle
+) -> None:
+    response = tenant.http.put("/v1/admin/program", json={"LockTtlSeconds": LockMachine.TTL})
+    assert response.status_code == 200, response.text
+    LockMachine.tenant = tenant
+    LockMachine.server = server
+    run_state_machine_as_test(
+        LockMachine,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
