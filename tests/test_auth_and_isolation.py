@@ -73,7 +73,10 @@ def send(client: httpx.Client, method: str, path: str, headers: dict[str, str]) 
 
 
 def unauthorized_problems(response: httpx.Response) -> list[str]:
-    """What is wrong with `response` as a 401 answer (empty when it is right)."""
+    """What is wrong with `response` as a 401 answer (empty when it is right), in the error
+    shape of the face its path belongs to."""
+    if response.request.url.path.lower().startswith("/v1/rewards"):
+        return reservation_unauthorized_problems(response)
     problems = []
     if response.status_code != 401:
         problems.append(f"status {response.status_code}")
@@ -95,6 +98,26 @@ def unauthorized_problems(response: httpx.Response) -> list[str]:
     got = {name: answer.get(name) for name in expected} if isinstance(answer, dict) else answer
     if got != expected or not answer.get("ErrorMessage"):
         problems.append(f"envelope {answer!r}")
+    return problems
+
+
+def reservation_unauthorized_problems(response: httpx.Response) -> list[str]:
+    problems = []
+    if response.status_code != 401:
+        problems.append(f"status {response.status_code}")
+    if not response.headers.get("www-authenticate", "").lower().startswith("basic"):
+        problems.append(f"WWW-Authenticate {response.headers.get('www-authenticate')!r}")
+    try:
+        answer: Any = response.json()
+    except ValueError:
+        return [*problems, f"body is not JSON: {response.text[:80]!r}"]
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if (
+        not isinstance(error, dict)
+        or error.get("code") != "UNAUTHORIZED"
+        or not error.get("message")
+    ):
+        problems.append(f"error body {answer!r}")
     return problems
 
 
