@@ -67,24 +67,34 @@ class BodyLimit:
                 await _too_large(scope, receive, send)
                 return
         seen = 0
+        too_large = False
 
         async def limited_receive() -> Any:
-            nonlocal seen
+            # Past the limit the app is told the client went away; whatever it answers then is
+            # dropped below and replaced by the 413 (frameworks turn an exception raised here
+            # into their own 400, so raising would not do).
+            nonlocal seen, too_large
+            if too_large:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge()
+                    too_large = True
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Any) -> None:
+            if not too_large:
+                await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large:
             await _too_large(scope, receive, send)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,165 @@
+"""Hostile input: huge bodies, deep nesting, absurd numbers, control characters, SQL and HTML.
+
+Each is refused with a clear error (never a 500, never a stack trace) or stored as inert text,
+and changes nothing it should not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import TenantHandle, add_points, points_of, upsert
+
+ANA = "ana@example.com"
+
+
+def no_trace(response: httpx.Response) -> None:
+    assert response.status_code < 500, response.text
+    for marker in ("Traceback", 'File "', "sqlalchemy", "asyncpg", "pydantic_core"):
+        assert marker not in response.text, response.text
+
+
+def code_name(response: httpx.Response) -> tuple[int, str | None]:
+    no_trace(response)
+    return response.status_code, response.json().get("CodeName")
+
+
+class TestSize:
+    def test_a_body_over_1_mib_is_413(self, tenant: TenantHandle) -> None:
+        upsert(tenant, ANA)
+        body = json.dumps({"OriginalId": ANA, "Name": "x" * (1024 * 1024)})
+        response = tenant.http.post(
+            "/v1/pvt/Customer/upsert", content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 413
+        no_trace(response)
+        assert upsert(tenant, ANA)["Name"] is None
+
+    def test_a_chunked_body_that_hides_its_size_is_413_too(self, tenant: TenantHandle) -> None:
+        upsert(tenant, ANA)
+
+        def chunks() -> Iterator[bytes]:
+            yield b'{"Points": 1, "OperationType": 0, "Reason": "'
+            for _ in range(1100):
+                yield b"x" * 1024
+            yield b'"}'
+
+        response = tenant.http.post(
+            f"/v1/pvt/Customer/{ANA}/points",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert points_of(tenant, ANA)["PointsBalance"] == 0
+
+
+class TestShape:
+    @pytest.mark.parametrize("depth", [100, 5_000, 100_000])
+    def test_deeply_nested_json_is_a_validation_error(
+        self, tenant: TenantHandle, depth: int
+    ) -> None:
+        upsert(tenant, ANA)
+        body = '{"Points": 1, "OperationType": 0, "Reason": ' + "[" * depth + "]" * depth + "}"
+        response = tenant.http.post(
+            f"/v1/pvt/Customer/{ANA}/points",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert code_name(response) == (400, "ValidationError")
+        assert points_of(tenant, ANA)["PointsBalance"] == 0
+
+    @pytest.mark.parametrize(
+        "points",
+        ["1e400", "-1e400", "100000000000000000000000000000000000000000", "1.5", "NaN", "Infinity"],
+    )
+    def test_absurd_numbers_are_refused(self, tenant: TenantHandle, points: str) -> None:
+        upsert(tenant, ANA)
+        body = '{"Points": ' + points + ', "OperationType": 0, "Reason": "x"}'
+        response = tenant.http.post(
+            f"/v1/pvt/Customer/{ANA}/points",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        assert code_name(response) == (400, "ValidationError")
+        assert points_of(tenant, ANA)["PointsBalance"] == 0
+
+    @pytest.mark.parametrize("value", ["1e400", "99999999999999999999.99", "1e-400", "NaN"])
+    def test_absurd_money_is_refused(self, tenant: TenantHandle, value: str) -> None:
+        upsert(tenant, ANA)
+        body = '{"Value": ' + value + ', "OperationType": 0, "Reason": "x"}'
+        response = tenant.http.post(
+            f"/v1/pvt/Customer/{ANA}/cashback",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+        status, name = code_name(response)
+        assert status == 400
+        assert name in {"ValidationError", "InvalidValue"}
+        assert points_of(tenant, ANA)["PointsBalance"] == 0
+
+    def test_absurd_numbers_on_the_reservation_face(self, tenant: TenantHandle) -> None:
+        upsert(tenant, ANA)
+        add_points(tenant, ANA, 100)
+        for total in ("1e400", "NaN", '"-5"', "[]", '{"a": 1}'):
+            response = tenant.http.post(
+                "/v1/rewards/lock",
+                content='{"customer_id": "' + ANA + '", "total": ' + total + "}",
+                headers={"content-type": "application/json", "brand": tenant.slug},
+            )
+            no_trace(response)
+            assert response.status_code == 400, total
+            assert response.json()["error"]["code"] == "INVALID_ARGUMENT"
+        assert points_of(tenant, ANA)["HeldPoints"] == 0
+
+    @pytest.mark.parametrize(
+        "body",
+        ["", "null", "[]", '"text"', "{", '{"Points": 1,}', "\xff\xfe", '{"Points": 1} trailing'],
+    )
+    def test_bodies_that_are_not_an_object(self, tenant: TenantHandle, body: str) -> None:
+        upsert(tenant, ANA)
+        response = tenant.http.post(
+            f"/v1/pvt/Customer/{ANA}/points",
+            content=body.encode("utf-8", "surrogateescape") if body else b"",
+            headers={"content-type": "application/json"},
+        )
+        assert code_name(response) == (400, "ValidationError")
+
+
+class TestText:
+    def test_control_characters_are_refused_or_kept_inert(self, tenant: TenantHandle) -> None:
+        nul = tenant.http.post(
+            "/v1/pvt/Customer/upsert", json={"OriginalId": ANA, "Name": "Ana\x00Maria"}
+        )
+        assert code_name(nul) == (400, "ValidationError")
+        odd = "Ana\x07\x1b[31m\u202eMaria\r\n"
+        created = upsert(tenant, ANA, Name=odd)
+        assert created["Name"] == odd
+        assert tenant.http.get(f"/v1/pvt/Customer/{ANA}").json()["Result"]["Name"] == odd
+
+    def test_sql_is_stored_as_text(self, tenant: TenantHandle) -> None:
+        sneaky = "Robert'); DROP TABLE customer; --"
+        upsert(tenant, sneaky, Name=sneaky)
+        assert tenant.http.get(f"/v1/pvt/Customer/{sneaky}").json()["Result"]["Name"] == sneaky
+        found = tenant.http.get("/v1/pvt/Customer/x' OR '1'='1")
+        assert code_name(found) == (404, "CustomerNotFound")
+
+    def test_html_in_customer_facing_text_is_stripped(self, tenant: TenantHandle) -> None:
+        upsert(tenant, ANA)
+        response = add_points(
+            tenant, ANA, 10, CustomerReason='<img src=x onerror="alert(1)">Bônus<script>x</script>'
+        )
+        assert response.status_code == 200, response.text
+        assert points_of(tenant, ANA)["PointHistory"][0]["Title"] == "Bônus"
+
+    def test_over_long_text_is_refused(self, tenant: TenantHandle) -> None:
+        long_id = "a" * 201
+        response = tenant.http.post("/v1/pvt/Customer/upsert", json={"OriginalId": long_id})
+        assert code_name(response) == (400, "ValidationError")
+        upsert(tenant, ANA)
+        response = add_points(tenant, ANA, 10, Reason="r" * 1001)
+        assert code_name(response) == (400, "ValidationError")
+        assert points_of(tenant, ANA)["PointsBalance"] == 0
