@@ -8,6 +8,11 @@ on an `asyncio.Lock`, so they wait in line instead of spinning on SQLite's busy 
 Other processes on the same file are serialized by SQLite itself, within `busy_timeout`.
 
 `Database.read()` is a plain transaction for consistent reads.
+
+Both raise `ServiceUnavailable` (503, retry) when the database cannot be reached or is
+saturated — connection refused or lost, pool or lock wait over the timeout, server shutting
+down or starting up — whether that happens when the transaction opens or half-way through it
+(the transaction is then rolled back, so nothing is half-written).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from fidelis.errors import FidelisError, ServiceUnavailable
 
 # The connection type services take; entry points name it without depending on SQLAlchemy.
 Connection = AsyncConnection
@@ -72,19 +80,19 @@ class Database:
         anyway. (Across processes the row lock alone still decides.)
         """
         if self.is_sqlite:
-            async with self._write_lock, self._transaction(begin="IMMEDIATE") as conn:
+            async with _guard(), self._write_lock, self._transaction(begin="IMMEDIATE") as conn:
                 yield conn
         elif queue is None:
-            async with self._transaction() as conn:
+            async with _guard(), self._transaction() as conn:
                 yield conn
         else:
-            async with self._queues.hold(queue), self._transaction() as conn:
+            async with _guard(), self._queues.hold(queue), self._transaction() as conn:
                 yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A transaction for consistent reads; anything written in it is rolled back."""
-        async with self.engine.connect() as conn:
+        async with _guard(), self.engine.connect() as conn:
             await conn.execution_options(sqlite_begin="DEFERRED")
             async with conn.begin() as tx:
                 yield conn
@@ -99,6 +107,45 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# SQLSTATEs of an unreachable or overloaded server: connection exceptions (class 08), shutting
+# down or starting up (57P01-57P03), a lock not granted within `lock_timeout` (55P03).
+UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "55P03")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot serve this now", not "this is wrong"."""
+    if isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    causes = [exc.orig, getattr(exc.orig, "__cause__", None)]
+    for cause in causes:
+        if isinstance(cause, OSError | TimeoutError):
+            return True
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str) and state.startswith(UNAVAILABLE_STATES):
+            return True
+        name = type(cause).__name__
+        if name in ("ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError"):
+            return True
+    # SQLite: another process held the write lock for longer than busy_timeout.
+    return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc)
+
+
+@asynccontextmanager
+async def _guard() -> AsyncIterator[None]:
+    try:
+        yield
+    except FidelisError:
+        raise
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise ServiceUnavailable() from exc
+        raise
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
