@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from fidelis import __version__, logs
+from fidelis.api.admin import customers as admin_customers
 from fidelis.api.admin import program as admin_program
+from fidelis.api.admin import reports as admin_reports
 from fidelis.api.admin import rewards as admin_rewards
 from fidelis.api.json import JSONResponse
 from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
@@ -72,6 +74,8 @@ def create_app(
         reservation.router,
         admin_program.router,
         admin_rewards.router,
+        admin_customers.router,
+        admin_reports.router,
     ]
     for router in routers:
         app.include_router(router)
