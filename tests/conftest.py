@@ -42,6 +42,9 @@ from fidelis.tenant import service as tenant_service
 
 T = TypeVar("T")
 
+# The admin console's password on the test server (the console is off without one).
+ADMIN_PASSWORD = "console-test-password"
+
 
 class Clock:
     """The server's clock: real time plus an offset that tests can move forward."""
@@ -130,7 +133,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[Server]:
     clock = Clock()
-    app = create_app(Settings(database_url=database_url, db_pool_size=30), clock=clock)
+    settings = Settings(database_url=database_url, db_pool_size=30, admin_password=ADMIN_PASSWORD)
+    app = create_app(settings, clock=clock)
     port = _free_port()
     config = uvicorn.Config(
         app,

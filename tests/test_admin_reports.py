@@ -98,14 +98,15 @@ class TestLedger:
         self, tenant: TenantHandle
     ) -> None:
         upsert(tenant, "ana-1", Name="Ana")
-        assert add_points(
+        welcome = add_points(
             tenant,
             "ana-1",
             500,
             Reason="welcome bonus (ticket 42)",
             CustomerReason="Bem-vinda!",
             ChangeKey="welcome-ana",
-        ).status_code == 200
+        )
+        assert welcome.status_code == 200
         assert add_points(tenant, "ana-1", -200, Reason="fraud correction").status_code == 200
 
         page = result(tenant.http.get("/v1/admin/customers/ana-1/ledger"))
@@ -304,4 +305,3 @@ def test_bad_periods_are_validation_errors(
         assert response.status_code == 400, response.text
         assert response.json()["CodeName"] == "ValidationError"
         assert message in response.json()["ErrorMessage"]
-

@@ -30,6 +30,7 @@ from fidelis.api.pvt import rewards as pvt_rewards
 from fidelis.api.rewards import errors as reservation_errors
 from fidelis.api.rewards import routes as reservation
 from fidelis.config import Settings
+from fidelis.console import routes as console
 from fidelis.db.engine import Database
 from fidelis.errors import FidelisError, InvalidField
 from fidelis.kit.clock import utc_now
@@ -89,6 +90,10 @@ def create_app(
         except Exception:
             return JSONResponse({"status": "degraded", "database": "unavailable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    if settings.admin_password:
+        # The console exists only with a password: unset, every /admin path is a plain 404.
+        console.mount(app)
 
     _install_error_mappers(app)
     app.add_middleware(

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
+    @field_validator("admin_password")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        # An empty FIDELIS_ADMIN_PASSWORD keeps the console off rather than opening it.
+        return value if value and value.strip() else None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:

@@ -412,3 +412,14 @@ cashback_lock = Table(
     ),
     Index("ix_cashback_lock_order", "tenant_id", "order_ref"),
 )
+
+# Failed admin console logins (control plane: one console password per installation). Kept in
+# the database so throttling holds across every server process.
+console_login_failure = Table(
+    "console_login_failure",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Index("ix_console_login_failure_client", "client", "failed_at"),
+)
