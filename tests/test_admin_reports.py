@@ -6,12 +6,13 @@ other tenant sees none of it.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.conftest import Clock, TenantHandle, add_points, upsert
+from tests.conftest import Clock, Server, TenantHandle, add_points, upsert
 
 ANA_CPF = "529.982.247-25"
 
@@ -305,3 +306,47 @@ def test_bad_periods_are_validation_errors(
         assert response.status_code == 400, response.text
         assert response.json()["CodeName"] == "ValidationError"
         assert message in response.json()["ErrorMessage"]
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_cli_report_liability(server: Server, tenant: TenantHandle, clock: Clock) -> None:
+    from tests.test_cli import fidelis
+
+    upsert(tenant, "ana", Name="Ana")
+    assert add_points(tenant, "ana", 1234).status_code == 200
+    assert add_points(tenant, "ana", -34).status_code == 200
+    wide = {"COLUMNS": "250"}  # one table row per line
+    done = fidelis(server.database_url, "report", "liability", "--tenant", tenant.slug, env=wide)
+    assert done.returncode == 0, done.stderr
+    row = next(line for line in done.stdout.splitlines() if tenant.slug in line)
+    # outstanding, available, pending, held, debt, issued, redeemed, expired, reversed
+    assert re.findall(r"(-?\d+) pts", row) == [
+        "1200",
+        "1200",
+        "0",
+        "0",
+        "0",
+        "1234",
+        "34",
+        "0",
+        "0",
+    ]
+    assert "R$ 12,00" in done.stdout
+    assert "R$ 12,34" in done.stdout
+
+    unknown = fidelis(server.database_url, "report", "liability", "--tenant", "no-such-tenant")
+    assert unknown.returncode != 0
+    assert unknown.stdout == ""
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    assert "no-such-tenant" in unknown.stderr
+
+    for args, mention in (
+        (["--from", "yesterday"], "--from"),
+        (["--from", "2026-02-01", "--to", "2026-01-01"], "From must not be after To"),
+    ):
+        bad = fidelis(server.database_url, "report", "liability", "--tenant", tenant.slug, *args)
+        assert bad.returncode != 0
+        assert len(bad.stderr.strip().splitlines()) == 1
+        assert mention in bad.stderr

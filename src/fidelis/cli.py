@@ -381,5 +381,89 @@ def _parse_instant(value: str) -> datetime:
     return as_utc(parsed)
 
 
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("liability")
+def report_liability(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="First UTC day of the period, YYYY-MM-DD.")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last UTC day of the period [today].")
+    ] = None,
+) -> None:
+    """Outstanding points and R$ per tenant (available, pending, held) and what was issued,
+    redeemed, expired and reversed in a period (default: the last 30 UTC days)."""
+    from datetime import date
+
+    from fidelis.kit.money import brl, to_money
+    from fidelis.report import service as report_service
+
+    def day(value: str | None, option: str) -> date | None:
+        try:
+            return None if value is None else date.fromisoformat(value)
+        except ValueError:
+            fail(f"{option} must be a date, YYYY-MM-DD")
+            raise AssertionError("unreachable") from None
+
+    first_day, last_day = day(first, "--from"), day(last, "--to")
+
+    async def work(db: Database) -> list[tuple[Any, report_service.Liability]]:
+        async with db.read() as conn:
+            if tenant is not None:
+                tenants = [await tenant_service.get(conn, tenant)]
+            else:
+                tenants = await tenant_repository.list_all_tenants(conn)
+            now = utc_now()
+            span = report_service.period(first_day, last_day, now=now)
+            return [
+                (each, await report_service.liability(conn, each.id, span=span, now=now))
+                for each in tenants
+            ]
+
+    found = run(work)
+    if not found:
+        fail("no tenants yet (fidelis tenant create)")
+    span = found[0][1].period
+    table = Table(
+        "tenant",
+        "customers",
+        "outstanding",
+        "available",
+        "pending",
+        "held",
+        "debt",
+        "issued",
+        "redeemed",
+        "expired",
+        "reversed",
+        title=f"Liability now; flows {span.first} to {span.last} (UTC days)",
+    )
+    for each, liability in found:
+        value = each.program.PointValue
+
+        def cell(points: int, point_value: Decimal = value) -> str:
+            return f"{points} pts\n{brl(to_money(points, point_value))}"
+
+        balances, flows = liability.balances, liability.flows
+        table.add_row(
+            each.slug,
+            str(liability.customers),
+            cell(liability.outstanding),
+            cell(balances.available),
+            cell(balances.pending),
+            cell(balances.held),
+            cell(balances.debt),
+            cell(flows.issued),
+            cell(flows.redeemed),
+            cell(flows.expired),
+            cell(flows.reversed),
+        )
+    out.print(table)
+
+
 def main() -> None:
     app()
