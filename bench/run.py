@@ -1,0 +1,396 @@
+"""Fidelis benchmark: the workloads of the quality bars, measured side by side with the yardsticks.
+
+    .venv/bin/python bench/run.py [--seconds 15] [--pgurl postgresql://postgres@127.0.0.1:5432/postgres]
+
+Needs `wrk`, `pgbench` and `psql` on PATH (Debian: `apt-get install wrk postgresql-client`) and
+the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
+
+1. prepares a PostgreSQL database `fidelis_bench` with 100 000 customers (`c1` .. `c100000`);
+2. starts `fidelis serve` with 2 workers on it (durable commits: PostgreSQL's defaults);
+3. runs the yardsticks (`run_reference.sh`: pgbench's ceiling and the minimal reference app);
+4. runs W1-W5 with `wrk` on loopback, then bulk-loads the ledger to 1 000 000 entries and runs
+   W1 and W3 again (W4), then W6 (SQLite, one process) and reads each worker's memory;
+5. prints one table: requests/s, p50/p99 latency, non-2xx and socket errors, the ratio to each
+   bar, and the commit measured. A run with any error is reported as INVALID, never as fast,
+   and the script exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CUSTOMERS = 100_000
+DB_NAME = "fidelis_bench"
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non2xx: int
+    socket_errors: int
+
+    @property
+    def clean(self) -> bool:
+        return self.non2xx == 0 and self.socket_errors == 0 and self.requests > 0
+
+
+def run(command: list[str], **kwargs: object) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)  # type: ignore[call-overload]
+    if done.returncode != 0:
+        sys.exit(f"error: {' '.join(command[:3])} failed: {done.stderr.strip()[-500:]}")
+    return str(done.stdout)
+
+
+def psql(url: str, sql: str) -> str:
+    return run(["psql", url, "-qtAX", "-v", "ON_ERROR_STOP=1", "-c", sql])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fidelis(url: str, *args: str) -> str:
+    env = {**os.environ, "FIDELIS_DATABASE_URL": url}
+    return run([sys.executable, "-m", "fidelis", *args], env=env)
+
+
+def seed_postgres(url: str, tenant_id: int) -> None:
+    """100 000 customers, with the accounts a first points add would create."""
+    psql(
+        url,
+        f"""
+        INSERT INTO customer (tenant_id, original_id, is_enrolled, is_enabled,
+                              created_at, updated_at)
+        SELECT {tenant_id}, 'c' || i, true, true, now(), now()
+        FROM generate_series(1, {CUSTOMERS}) AS i;
+        INSERT INTO account (tenant_id, customer_id, kind, balance)
+        SELECT {tenant_id}, c.id, k.kind, 0
+        FROM customer c CROSS JOIN (VALUES ('available'), ('issued')) AS k(kind)
+        WHERE c.tenant_id = {tenant_id};
+        ANALYZE;
+        """,
+    )
+
+
+def grow_ledger(url: str, tenant_id: int, entries: int) -> None:
+    """Bulk-load manual credits of 1 point (2 entries and 1 lot each) spread over every
+    customer, keeping every ledger invariant (the script runs `fidelis ledger check` after)."""
+    transfers = entries // 2
+    psql(
+        url,
+        f"""
+        CREATE TEMP TABLE seeded AS
+        WITH ids AS (SELECT id, row_number() OVER (ORDER BY id) AS n
+                     FROM customer WHERE tenant_id = {tenant_id}),
+        made AS (
+            INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type,
+                                  reason, created_at)
+            SELECT {tenant_id}, ids.id, 'adjustment_credit', 1, 1, 1, 'bench seed', now()
+            FROM generate_series(1, {transfers}) AS g(i)
+            JOIN ids ON ids.n = ((g.i - 1) % {CUSTOMERS}) + 1
+            RETURNING id, customer_id)
+        SELECT id, customer_id FROM made;
+        INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
+        SELECT {tenant_id}, s.id, a.id, CASE a.kind WHEN 'available' THEN 1 ELSE -1 END
+        FROM seeded s JOIN account a
+          ON a.tenant_id = {tenant_id} AND a.customer_id = s.customer_id
+         AND a.kind IN ('available', 'issued');
+        INSERT INTO lot (tenant_id, customer_id, transfer_id, origin, amount, remaining, held,
+                         status, available_at, created_at)
+        SELECT {tenant_id}, customer_id, id, 'adjustment', 1, 1, 0, 'available', now(), now()
+        FROM seeded;
+        UPDATE account a SET balance = a.balance + CASE a.kind WHEN 'available' THEN x.n
+                                                             ELSE -x.n END
+        FROM (SELECT customer_id, count(*) AS n FROM seeded GROUP BY customer_id) x
+        WHERE a.tenant_id = {tenant_id} AND a.customer_id = x.customer_id
+          AND a.kind IN ('available', 'issued');
+        ANALYZE;
+        """,
+    )
+
+
+def seed_sqlite(path: Path, tenant_id: int) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            f"""
+            WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {CUSTOMERS})
+            INSERT INTO customer (tenant_id, original_id, is_enrolled, is_enabled,
+                                  created_at, updated_at)
+            SELECT {tenant_id}, 'c' || i, 1, 1, datetime('now'), datetime('now') FROM g
+            """
+        )
+
+
+class Server:
+    def __init__(self, url: str, workers: int, log: Path) -> None:
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "FIDELIS_DATABASE_URL": url,
+            "FIDELIS_WORKERS": str(workers),
+            "FIDELIS_PORT": str(self.port),
+            "FIDELIS_LOG_LEVEL": "warning",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fidelis", "serve"],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        for _ in range(300):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        sys.exit(f"error: fidelis serve did not start (see {log})")
+
+    def worker_rss_mb(self) -> list[float]:
+        out = run(["ps", "-o", "pid=,ppid=,rss=", "-A"])
+        rows = [line.split() for line in out.splitlines() if line.strip()]
+        children = [int(r[2]) for r in rows if int(r[1]) == self.process.pid]
+        own = [int(r[2]) for r in rows if int(r[0]) == self.process.pid]
+        return [kb / 1024 for kb in (children or own)]
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def wrk(
+    name: str,
+    url: str,
+    seconds: int,
+    *,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+    connections: int = 32,
+) -> Result:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = run([*command, url], env={**os.environ, **(env or {})})
+    return parse_wrk(name, out)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def parse_wrk(name: str, out: str) -> Result:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    socket_errors = sum(int(x) for x in errors.groups()) if errors else 0
+    # Purchases (W2) are counted by the script itself.
+    purchases = re.search(r"purchases:\s+(\d+)", out)
+    if purchases:
+        seconds = requests / rps if rps else 1
+        rps = int(purchases.group(1)) / seconds
+    return Result(
+        name, rps, p50, p99, requests, int(non2xx.group(1)) if non2xx else 0, socket_errors
+    )
+
+
+def points_balance(base: str, auth: str, customer: str) -> int:
+    out = run(
+        ["curl", "-sf", "-H", f"Authorization: {auth}", f"{base}/v1/pvt/Customer/{customer}/points"]
+    )
+    return int(json.loads(out)["PointsBalance"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument(
+        "--pgurl", default=os.environ.get("PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    parser.add_argument("--yardsticks", type=Path, default=ROOT.parent / "shared" / "bench")
+    parser.add_argument("--entries", type=int, default=1_000_000, help="ledger size for W4")
+    args = parser.parse_args()
+    for tool in ("wrk", "pgbench", "psql", "curl"):
+        if shutil.which(tool) is None:
+            sys.exit(f"error: {tool} is not installed (apt-get install wrk postgresql-client curl)")
+    secs = args.seconds
+    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
+    dirty = run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"])
+    work = Path(tempfile.mkdtemp(prefix="fidelis-bench-"))
+
+    admin = args.pgurl
+    psql(admin, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    psql(admin, f"CREATE DATABASE {DB_NAME}")
+    url = admin.rsplit("/", 1)[0] + f"/{DB_NAME}"
+    fidelis(url, "migrate")
+    credentials = json.loads(
+        fidelis(url, "tenant", "create", "--slug", "bench", "--name", "Bench", "--json")
+    )
+    auth = (
+        "Basic "
+        + base64.b64encode(f"{credentials['api_token']}:{credentials['api_key']}".encode()).decode()
+    )
+    tenant_id = int(psql(url, "SELECT id FROM tenant WHERE slug = 'bench'").strip())
+    seed_postgres(url, tenant_id)
+    print(f"prepared {CUSTOMERS} customers", file=sys.stderr)
+
+    # The reference app runs on this interpreter (its packages are the project's).
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    yardsticks = run(
+        ["bash", str(args.yardsticks / "run_reference.sh"), str(secs)],
+        env={**os.environ, "PGURL": admin, "PATH": path},
+    )
+    figures = dict(re.findall(r"^(\w+)=([\d.]+)", yardsticks, re.M))
+    pgbench_tps = float(figures["pgbench_tps"])
+    reference_rps = float(figures["reference_rps"])
+    reference_errors = int(figures.get("reference_non2xx", 0))
+
+    points_add = args.yardsticks / "points_add.lua"
+    w1_env = {"BENCH_AUTH": auth, "BENCH_CUSTOMERS": str(CUSTOMERS)}
+    get_env = w1_env
+    server = Server(url, 2, work / "serve-pg.log")
+    results: dict[str, Result] = {}
+    try:
+        wrk("warm-up", server.base, 3, script=points_add, env=w1_env)
+        results["W1"] = wrk("W1 points add", server.base, secs, script=points_add, env=w1_env)
+        rss = server.worker_rss_mb()
+        # The buyers of W2 need cashback: a few seconds of adds on c1..c1000 first.
+        wrk("prefill", server.base, 5, script=points_add, env={**w1_env, "BENCH_CUSTOMERS": "1000"})
+        results["W2"] = wrk(
+            "W2 lock+commit",
+            server.base,
+            secs,
+            script=HERE / "lock_commit.lua",
+            env={**w1_env, "BENCH_BRAND": "bench"},
+        )
+        results["W3"] = wrk(
+            "W3 points read", server.base, secs, script=HERE / "points_get.lua", env=get_env
+        )
+        results["health"] = wrk("GET /health", f"{server.base}/health", secs)
+        before = points_balance(server.base, auth, "c1")
+        results["W5"] = wrk(
+            "W5 hot customer",
+            server.base,
+            secs,
+            script=points_add,
+            env={**w1_env, "BENCH_CUSTOMERS": "1"},
+        )
+        after = points_balance(server.base, auth, "c1")
+        hot_ok = results["W5"].requests - results["W5"].non2xx
+        hot_lost = hot_ok * 10 - (after - before)
+        server.stop()
+        grow_ledger(url, tenant_id, args.entries)
+        entries = int(psql(url, "SELECT count(*) FROM entry").strip())
+        fidelis(url, "ledger", "check", "--tenant", "bench")
+        server = Server(url, 2, work / "serve-pg-big.log")
+        wrk("warm-up", server.base, 3, script=points_add, env=w1_env)
+        results["W4-W1"] = wrk(
+            f"W1 at {entries} entries", server.base, secs, script=points_add, env=w1_env
+        )
+        results["W4-W3"] = wrk(
+            f"W3 at {entries} entries",
+            server.base,
+            secs,
+            script=HERE / "points_get.lua",
+            env=get_env,
+        )
+    finally:
+        server.stop()
+
+    sqlite_url = f"sqlite:///{work / 'bench.db'}"
+    fidelis(sqlite_url, "migrate")
+    sqlite_credentials = json.loads(
+        fidelis(sqlite_url, "tenant", "create", "--slug", "bench", "--name", "Bench", "--json")
+    )
+    seed_sqlite(work / "bench.db", 1)
+    sqlite_auth = (
+        "Basic "
+        + base64.b64encode(
+            f"{sqlite_credentials['api_token']}:{sqlite_credentials['api_key']}".encode()
+        ).decode()
+    )
+    lite = Server(sqlite_url, 1, work / "serve-sqlite.log")
+    try:
+        sqlite_env = {"BENCH_AUTH": sqlite_auth, "BENCH_CUSTOMERS": str(CUSTOMERS)}
+        wrk("warm-up", lite.base, 3, script=points_add, env=sqlite_env)
+        results["W6"] = wrk("W6 SQLite W1", lite.base, secs, script=points_add, env=sqlite_env)
+    finally:
+        lite.stop()
+
+    w1 = results["W1"].rps
+    rows = [
+        ("W1 vs reference app", results["W1"], w1 / reference_rps, 1.0),
+        ("W1 vs pgbench", results["W1"], w1 / pgbench_tps, 0.5),
+        ("W2 purchases vs W1", results["W2"], results["W2"].rps / w1, 0.4),
+        ("W3 vs GET /health", results["W3"], results["W3"].rps / results["health"].rps, 0.5),
+        ("W4 W1 at 1M vs small", results["W4-W1"], results["W4-W1"].rps / w1, 0.9),
+        ("W4 W3 at 1M vs small", results["W4-W3"], results["W4-W3"].rps / results["W3"].rps, 0.9),
+        ("W5 hot customer /s", results["W5"], results["W5"].rps / 500, 1.0),
+        ("W6 SQLite vs reference", results["W6"], results["W6"].rps / reference_rps, 0.5),
+    ]
+    print(
+        f"Fidelis benchmark — commit {commit}{' (uncommitted changes)' if dirty else ''}, "
+        f"{secs}s per workload, wrk -t2 -c32 on loopback"
+    )
+    print(
+        f"yardsticks: pgbench {pgbench_tps:.0f} tps, reference app {reference_rps:.0f} req/s "
+        f"({reference_errors} non-2xx), GET /health {results['health'].rps:.0f} req/s"
+    )
+    header = f"{'workload':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non2xx':>8}{'sockerr':>8}"
+    print(header + f"{'ratio':>8}{'bar':>6}  verdict")
+    invalid = False
+    for label, result, ratio, bar in rows:
+        verdict = "ok" if ratio >= bar else "BELOW BAR"
+        if label.startswith("W1 vs reference") and result.p99_ms > 50:
+            verdict = "BELOW BAR (p99 > 50 ms)"
+        if not result.clean:
+            verdict, invalid = "INVALID (errors)", True
+        print(
+            f"{label:<26}{result.rps:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
+            f"{result.non2xx:>8}{result.socket_errors:>8}{ratio:>8.2f}{bar:>6.1f}  {verdict}"
+        )
+    print(f"W5 hot customer: {hot_ok} changes acknowledged, lost {hot_lost}")
+    print(
+        "memory after W1: " + ", ".join(f"{mb:.0f} MB" for mb in rss) + " RSS per worker "
+        f"(bar 150 MB): {'ok' if rss and max(rss) <= 150 else 'BELOW BAR'}"
+    )
+    if hot_lost != 0:
+        invalid = True
+    if invalid:
+        print("INVALID RUN: errors were seen; these figures are not a measure of speed.")
+        return 1
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
