@@ -133,7 +133,14 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(database_url: str) -> Iterator[Server]:
     clock = Clock()
-    settings = Settings(database_url=database_url, db_pool_size=30, admin_password=ADMIN_PASSWORD)
+    # Tests send thousands of bad credentials from 127.0.0.1 on purpose: throttling has its own
+    # servers with a low limit (tests/test_throttle.py).
+    settings = Settings(
+        database_url=database_url,
+        db_pool_size=30,
+        admin_password=ADMIN_PASSWORD,
+        auth_failures_per_minute=1_000_000,
+    )
     app = create_app(settings, clock=clock)
     port = _free_port()
     config = uvicorn.Config(

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1, le=200)
     # A statement that cannot get its connection or lock within this many seconds fails fast.
     db_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # Failed API authentications one client address may make per minute before it gets 429.
+    auth_failures_per_minute: int = Field(default=30, ge=1, le=1_000_000)
 
     @field_validator("database_url")
     @classmethod

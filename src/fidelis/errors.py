@@ -256,6 +256,13 @@ class Unauthorized(FidelisError):
     default_message = "Missing or invalid credentials."
 
 
+class RateLimited(FidelisError):
+    """Too many failed attempts from this address: wait, then try again (429)."""
+
+    code = "RateLimited"
+    default_message = "Too many failed authentication attempts from this address; try later."
+
+
 class Forbidden(FidelisError):
     """Valid credentials that may not do this."""
 

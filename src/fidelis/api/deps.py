@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from fidelis.config import Settings
 from fidelis.db.engine import Database
-from fidelis.errors import Unauthorized
+from fidelis.errors import RateLimited, Unauthorized
 from fidelis.tenant import service as tenant_service
 from fidelis.tenant.repository import Tenant
+from fidelis.throttle import service as throttle
 
 
 def get_db(request: Request) -> Database:
@@ -43,11 +45,35 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     return token, secret
 
 
+def api_limit(request: Request) -> throttle.Limit:
+    settings: Settings = request.app.state.settings
+    return throttle.Limit("api", settings.auth_failures_per_minute, timedelta(minutes=1))
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def current_tenant(request: Request, db: Annotated[Database, Depends(get_db)]) -> Tenant:
-    token, secret = _basic_credentials(request.headers.get("authorization"))
+    """The tenant the request's Basic credentials belong to.
+
+    Raises:
+        RateLimited: this address failed too often lately (checked before the credentials).
+        Unauthorized: missing, malformed, wrong or revoked credentials (counted as a failure).
+    """
+    limit, client, now = api_limit(request), client_address(request), get_now(request)
     async with db.read() as conn:
-        tenant = await tenant_service.authenticate(conn, token, secret)
+        if await throttle.is_blocked(conn, limit, client, now=now):
+            raise RateLimited()
+        try:
+            token, secret = _basic_credentials(request.headers.get("authorization"))
+        except Unauthorized:
+            tenant = None
+        else:
+            tenant = await tenant_service.authenticate(conn, token, secret)
     if tenant is None:
+        async with db.write() as conn:
+            await throttle.record_failure(conn, limit, client, now=now)
         raise Unauthorized()
     request.state.tenant = tenant.slug
     return tenant

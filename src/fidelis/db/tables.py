@@ -423,3 +423,15 @@ console_login_failure = Table(
     Column("failed_at", UtcDateTime, nullable=False),
     Index("ix_console_login_failure_client", "client", "failed_at"),
 )
+
+# Failed authentication attempts per client address (control plane, no tenant): throttling that
+# every server process shares (`fidelis.throttle`). `scope` names the door ("api", ...).
+auth_failure = Table(
+    "auth_failure",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(16), nullable=False),
+    Column("client", String(64), nullable=False),
+    Column("failed_at", UtcDateTime, nullable=False),
+    Index("ix_auth_failure_client", "scope", "client", "failed_at"),
+)

@@ -115,6 +115,8 @@ def error(exc: FidelisError, *, result: Any = None, in_path: bool = False) -> JS
         headers = {"WWW-Authenticate": 'Basic realm="fidelis"'}
     elif code_name == "ServiceUnavailable":
         headers = {"Retry-After": "1"}
+    elif code_name == "RateLimited":
+        headers = {"Retry-After": "60"}
     return JSONResponse(content, status_code=status_override or status, headers=headers)
 
 

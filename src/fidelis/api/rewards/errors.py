@@ -56,6 +56,8 @@ def error(exc: FidelisError) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Basic realm="fidelis"'}
     elif code == "SERVICE_UNAVAILABLE":
         headers = {"Retry-After": "1"}
+    elif code == "RATE_LIMITED":
+        headers = {"Retry-After": "60"}
     return JSONResponse(body(code, exc.message), status_code=status, headers=headers)
 
 
