@@ -21,6 +21,8 @@ from fidelis.api.admin import reports as admin_reports
 from fidelis.api.admin import rewards as admin_rewards
 from fidelis.api.json import JSONResponse
 from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
+from fidelis.api.observe import ObserveRequests, RecordRoute
+from fidelis.api.observe import router as metrics_router
 from fidelis.api.pvt import checkout as pvt_checkout
 from fidelis.api.pvt import customers as pvt_customers
 from fidelis.api.pvt import envelope
@@ -77,6 +79,7 @@ def create_app(
         admin_rewards.router,
         admin_customers.router,
         admin_reports.router,
+        metrics_router,
     ]
     for router in routers:
         app.include_router(router)
@@ -96,6 +99,9 @@ def create_app(
         console.mount(app)
 
     _install_error_mappers(app)
+    # Innermost first: RecordRoute sees the router's match; ObserveRequests, outermost, sees
+    # every answer (413s of the body limit included).
+    app.add_middleware(RecordRoute)
     app.add_middleware(
         CaseInsensitivePaths,
         routes=[
@@ -106,6 +112,7 @@ def create_app(
         ],
     )
     app.add_middleware(BodyLimit)
+    app.add_middleware(ObserveRequests)
     return app
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fidelis import metrics
 from fidelis.db.tables import (
     account,
     customer,
@@ -131,6 +132,7 @@ async def add_transfer(
             ]
         )
     )
+    metrics.count_transfer(type.value, amount)
     return Transfer(id=transfer_id, type=type, amount=amount, created_at=now)
 
 

@@ -1,0 +1,74 @@
+"""Prometheus metrics: what is counted, and how `/metrics` renders it.
+
+Labels are bounded on purpose: a route *template* (`/v1/pvt/Customer/{customer_id}/points`,
+never a customer id), a status code, a transfer type. Nothing here names a tenant or a customer.
+
+Processes: each process has its own counters. With one process (the default) `/metrics` shows
+them directly. With several server processes, set `PROMETHEUS_MULTIPROC_DIR` to an empty folder
+before they start (`fidelis serve --workers N` does it for you with a fresh temporary folder);
+every process then writes its samples there and `/metrics`, answered by any one of them, sums
+all of them (prometheus-client's multiprocess mode). See docs/DECISIONS.md.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Buckets in seconds, from a cached read to a request stuck behind a lock.
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REQUESTS = Counter(
+    "fidelis_http_requests",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "fidelis_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method, route template and status code.",
+    ["method", "route", "status"],
+    buckets=_LATENCY_BUCKETS,
+)
+TRANSFERS = Counter(
+    "fidelis_ledger_transfers",
+    "Ledger transfers written, by transfer type (counted when written; a transfer whose "
+    "transaction later rolls back is counted too).",
+    ["type"],
+)
+TRANSFER_POINTS = Counter(
+    "fidelis_ledger_transfer_points",
+    "Points moved by ledger transfers, by transfer type.",
+    ["type"],
+)
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    labels = (method, route, str(status))
+    REQUESTS.labels(*labels).inc()
+    LATENCY.labels(*labels).observe(seconds)
+
+
+def count_transfer(type: str, amount: int) -> None:
+    """One ledger transfer of `amount` points was written (called by the ledger repository)."""
+    TRANSFERS.labels(type).inc()
+    TRANSFER_POINTS.labels(type).inc(amount)
+
+
+def render() -> tuple[bytes, str]:
+    """The exposition text and its content type, summed over processes in multiprocess mode."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
