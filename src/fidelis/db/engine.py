@@ -62,7 +62,10 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size // 2,
                 pool_timeout=timeout,
-                pool_pre_ping=True,
+                # No pre-ping: it costs two round trips per transaction. A connection that died
+                # (database restarted) fails its request with a 503 instead, and SQLAlchemy then
+                # drops every pooled connection older than the failure, so the next ones work.
+                pool_pre_ping=False,
                 connect_args={
                     "timeout": timeout,
                     "command_timeout": max(timeout * 6, 30),
@@ -91,9 +94,33 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction for consistent reads; anything written in it is rolled back."""
+        """A connection for reads; nothing may be written through it.
+
+        On SQLite it is a transaction (one snapshot for every statement, rolled back at the
+        end). On PostgreSQL it runs in autocommit: at READ COMMITTED a transaction gives each
+        statement its own snapshot anyway, so BEGIN and ROLLBACK would only add two round
+        trips to every read.
+        """
         async with _guard(), self.engine.connect() as conn:
+            if not self.is_sqlite:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield conn
+                return
             await conn.execution_options(sqlite_begin="DEFERRED")
+            async with conn.begin() as tx:
+                yield conn
+                await tx.rollback()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction that sees one snapshot for all its statements (REPEATABLE
+        READ on PostgreSQL), for readers that compare many rows while others write: the
+        ledger check, reports."""
+        async with _guard(), self.engine.connect() as conn:
+            if self.is_sqlite:
+                await conn.execution_options(sqlite_begin="DEFERRED")
+            else:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
             async with conn.begin() as tx:
                 yield conn
                 await tx.rollback()
