@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -84,7 +86,16 @@ def create_app(
     for router in routers:
         app.include_router(router)
 
-    @app.get("/health", tags=["Operations"], summary="Liveness and database reachability")
+    @app.get(
+        "/health",
+        tags=["Operations"],
+        summary="Liveness and database reachability (no credentials)",
+        response_model=None,
+        responses={
+            200: _health("ok", "ok", "Up, database reachable."),
+            503: _health("degraded", "unavailable", "The database cannot be reached."),
+        },
+    )
     async def health(request: Request) -> JSONResponse:
         db: Database = request.app.state.db
         try:
@@ -99,6 +110,7 @@ def create_app(
         console.mount(app)
 
     _install_error_mappers(app)
+    _describe_api(app)
     # Innermost first: RecordRoute sees the router's match; ObserveRequests, outermost, sees
     # every answer (413s of the body limit included).
     app.add_middleware(RecordRoute)
@@ -114,6 +126,63 @@ def create_app(
     app.add_middleware(BodyLimit)
     app.add_middleware(ObserveRequests)
     return app
+
+
+# What any route with credentials can answer, for the routes that document no errors of their own.
+_ENVELOPE = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+AUTH_ERRORS = {
+    "401": {"description": "Unauthorized", "content": _ENVELOPE},
+    "429": {"description": "RateLimited", "content": _ENVELOPE},
+}
+
+
+def _health(status: str, database: str, description: str) -> dict[str, Any]:
+    value = {"status": status, "database": database}
+    properties = {name: {"type": "string", "const": v} for name, v in value.items()}
+    schema = {"type": "object", "properties": properties, "required": list(value)}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema, "example": value}},
+    }
+
+
+def _describe_api(app: FastAPI) -> None:
+    """`/openapi.json` as the app really answers: HTTP Basic on every route but /health, and
+    no 422 (a request that fails validation is a 400 of its face, documented by each route)."""
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                routes=app.routes,
+            )
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "HTTPBasic": {"type": "http", "scheme": "basic", "description": "ApiToken:ApiKey"}
+            }
+            for path, operations in spec.get("paths", {}).items():
+                for operation in operations.values():
+                    operation["responses"].pop("422", None)
+                    for answer in operation["responses"].values():
+                        # FastAPI takes the app's orjson response class for plain text and
+                        # says "string" next to the documented model; the body is JSON.
+                        media = answer.get("content", {}).get("application/json", {})
+                        if media.get("schema", {}).get("type") == "string":
+                            del media["schema"]["type"]
+                    if path != "/health":
+                        operation["security"] = [{"HTTPBasic": []}]
+                        # Routes without their own error documentation (e.g. /metrics)
+                        # still answer 401 and 429 in the envelope.
+                        for status, answer in AUTH_ERRORS.items():
+                            operation["responses"].setdefault(status, answer)
+            schemas = spec["components"].get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 def _methods(route: APIRoute) -> frozenset[str]:

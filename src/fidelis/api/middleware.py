@@ -7,6 +7,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fidelis.api.pvt import envelope
+from fidelis.api.rewards import errors as reservation_errors
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -98,5 +99,10 @@ class BodyLimit:
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    response = envelope.plain_error(413, "Request body larger than 1 MiB.")
+    # Each face answers in its own error shape, this one too.
+    message = "Request body larger than 1 MiB."
+    if reservation_errors.serves(scope["path"]):
+        response = reservation_errors.plain(413, "TOO_LARGE", message)
+    else:
+        response = envelope.plain_error(413, message)
     await response(scope, receive, send)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body
 
 from fidelis.api.deps import DB, CurrentTenant
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope
+from fidelis.api.pvt import docs, envelope
 from fidelis.errors import InvalidField
 from fidelis.program import service as program_service
 from fidelis.tenant import repository as tenant_repository
@@ -16,14 +16,24 @@ from fidelis.tenant import repository as tenant_repository
 router = APIRouter(prefix="/v1/admin", tags=["Admin"])
 
 
-@router.get("/program", summary="Program settings")
+@router.get(
+    "/program",
+    summary="Program settings",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[docs.ProgramSettings], inputs=False, body=False),
+)
 async def get_program(tenant: CurrentTenant, db: DB) -> JSONResponse:
     async with db.read() as conn:
         program = await tenant_repository.get_program(conn, tenant.id)
     return envelope.ok(program.to_document())
 
 
-@router.put("/program", summary="Change program settings (fields left out keep their values)")
+@router.put(
+    "/program",
+    summary="Change program settings (fields left out keep their values)",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[docs.ProgramSettings]),
+)
 async def put_program(
     tenant: CurrentTenant,
     db: DB,

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.rewards import RewardId
 from fidelis.api.pvt.schemas import Money, Points32, Text
 from fidelis.reward import service as reward_service
@@ -54,7 +55,12 @@ def _fields(body: RewardRequest) -> dict[str, object]:
     return {FIELDS[wire]: getattr(body, wire) for wire in body.model_fields_set}
 
 
-@router.post("/rewards", summary="Add a reward to the catalogue")
+@router.post(
+    "/rewards",
+    summary="Add a reward to the catalogue",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[docs.RewardConfiguration]),
+)
 async def create_reward(
     body: RewardRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -65,7 +71,14 @@ async def create_reward(
     return envelope.ok(views.reward_configuration(reward))
 
 
-@router.put("/rewards/{reward_id}", summary="Change a reward (fields left out keep their values)")
+@router.put(
+    "/rewards/{reward_id}",
+    summary="Change a reward (fields left out keep their values)",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.RewardConfiguration], errors.RewardNotFound, path=True
+    ),
+)
 async def update_reward(
     reward_id: RewardId, body: RewardRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -76,7 +89,14 @@ async def update_reward(
     return envelope.ok(views.reward_configuration(reward))
 
 
-@router.get("/rewards", summary="The whole rewards catalogue")
+@router.get(
+    "/rewards",
+    summary="The whole rewards catalogue",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[list[docs.RewardConfiguration]], inputs=False, body=False
+    ),
+)
 async def list_rewards(tenant: CurrentTenant, db: DB) -> JSONResponse:
     async with db.read() as conn:
         rewards = await reward_service.list_all(conn, tenant.id)

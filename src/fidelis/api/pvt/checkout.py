@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse, plain
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.schemas import CheckoutActionRequest, CheckoutRedeemRequest
 from fidelis.checkout import service as checkout_service
 from fidelis.checkout.service import ApplyRequest, State
@@ -26,6 +27,8 @@ ANSWERS: dict[State, tuple[str, str]] = {
     ),
 }
 
+ACTION_ERRORS = (errors.CustomerNotFound, errors.CheckoutIdRequired)
+
 
 def purchase_of(body: CheckoutActionRequest) -> rule.Purchase:
     items = tuple(
@@ -35,7 +38,23 @@ def purchase_of(body: CheckoutActionRequest) -> rule.Purchase:
     return rule.Purchase(total=body.Total, items=items)
 
 
-@router.post("/redeem", summary="Apply the customer's cashback to a checkout (held until an order)")
+@router.post(
+    "/redeem",
+    summary="Apply the customer's cashback to a checkout (held until an order)",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.CheckoutApplied | None],
+        errors.CustomerNotFound,
+        errors.CheckoutIdRequired,
+        errors.CashbackValueTooHigh,
+        errors.CashbackNotEnabled,
+        errors.CustomerDisabled,
+        errors.InvalidValue,
+        errors.IdempotencyKeyConflict,
+        warnings=("CashbackApplied", "CashbackNotApplied", "AlreadyProcessed"),
+        description="Success (08 CashbackApplied) or a warning.",
+    ),
+)
 async def redeem(
     body: CheckoutRedeemRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -68,7 +87,17 @@ async def redeem(
     return envelope.ok(result, "CashbackApplied")
 
 
-@router.post("/redeem/remove", summary="Remove the cashback applied to a checkout (refunded)")
+@router.post(
+    "/redeem/remove",
+    summary="Remove the cashback applied to a checkout (refunded)",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.CheckoutRemoved | None],
+        *ACTION_ERRORS,
+        warnings=("CashbackRemovedSuccessfully", "CashbackNotApplied", "CheckoutNotFound"),
+        description="07 CashbackRemovedSuccessfully, or a warning.",
+    ),
+)
 async def remove(
     body: CheckoutActionRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -85,7 +114,22 @@ async def remove(
     return envelope.ok(result, code_name)
 
 
-@router.post("/redeem/refresh", summary="Re-check the applied cashback against the cart")
+@router.post(
+    "/redeem/refresh",
+    summary="Re-check the applied cashback against the cart",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.CheckoutRefreshed | None],
+        *ACTION_ERRORS,
+        warnings=(
+            "CashbackStillApplied",
+            "CashbackRemovedByCartChange",
+            "CashbackNotApplied",
+            "CheckoutNotFound",
+        ),
+        description="A warning: 05, 06, 04 or 03.",
+    ),
+)
 async def refresh(
     body: CheckoutActionRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:

@@ -7,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from fidelis import errors
 from fidelis.adjustment import service as adjustment
 from fidelis.adjustment.service import Change
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.schemas import (
     UPSERT_FIELDS,
     CashbackChangeRequest,
@@ -38,8 +39,25 @@ CustomerIdent = Annotated[
     ),
 ]
 
+# What a points or cashback change can answer besides success, in the contract's rule order.
+CHANGE_ERRORS = (
+    errors.CustomerNotFound,
+    errors.PointsCannotBeZero,
+    errors.OperationTypeMismatch,
+    errors.ReasonRequired,
+    errors.CustomerReasonTooLong,
+    errors.CustomerDisabled,
+    errors.ChangeKeyAlreadyUsed,
+    errors.InsufficientBalance,
+)
 
-@router.post("/upsert", summary="Create or update a customer by OriginalId")
+
+@router.post(
+    "/upsert",
+    summary="Create or update a customer by OriginalId",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[docs.UpsertedCustomer], errors.InvalidDocument),
+)
 async def upsert_customer(
     body: CustomerUpsertRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -57,7 +75,12 @@ async def upsert_customer(
     return envelope.ok(result)
 
 
-@router.get("/{customer_id:path}/points", summary="Points balance and recent history (bare)")
+@router.get(
+    "/{customer_id:path}/points",
+    summary="Points balance and recent history (bare)",
+    response_model=None,
+    responses=docs.responses(docs.PointsResponse, body=False, path=True),
+)
 async def get_points(
     customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -69,7 +92,18 @@ async def get_points(
     return JSONResponse(views.points_response(summary, tenant.program))
 
 
-@router.post("/{customer_id:path}/changestatus", summary="Enable or disable a customer")
+@router.post(
+    "/{customer_id:path}/changestatus",
+    summary="Enable or disable a customer",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[bool],
+        errors.CustomerNotFound,
+        errors.ReasonRequired,
+        in_path=True,
+        path=True,
+    ),
+)
 async def change_status(
     customer_id: CustomerIdent, body: ChangeStatusRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -80,7 +114,14 @@ async def change_status(
     return envelope.ok(True)
 
 
-@router.post("/{customer_id:path}/history", summary="Paged history of movements, newest first")
+@router.post(
+    "/{customer_id:path}/history",
+    summary="Paged history of movements, newest first",
+    response_model=None,
+    responses=docs.responses(
+        docs.Page[docs.HistoryItem], errors.CustomerNotFound, in_path=True, path=True
+    ),
+)
 async def history(
     customer_id: CustomerIdent,
     tenant: CurrentTenant,
@@ -97,7 +138,14 @@ async def history(
     return JSONResponse(views.page(items, total=found.total, number=PageNumber, size=PageSize))
 
 
-@router.post("/{customer_id:path}/points", summary="Add or remove points")
+@router.post(
+    "/{customer_id:path}/points",
+    summary="Add or remove points",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.PointsResponse], *CHANGE_ERRORS, in_path=True, path=True
+    ),
+)
 async def change_points(
     customer_id: CustomerIdent, body: PointsChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -115,7 +163,19 @@ async def change_points(
     return await _changed(db, tenant, customer_id, apply)
 
 
-@router.post("/{customer_id:path}/cashback", summary="Add or remove cashback (R$)")
+@router.post(
+    "/{customer_id:path}/cashback",
+    summary="Add or remove cashback (R$)",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.PointsResponse],
+        *CHANGE_ERRORS,
+        errors.CashbackNotEnabled,
+        errors.InvalidValue,
+        in_path=True,
+        path=True,
+    ),
+)
 async def change_cashback(
     customer_id: CustomerIdent, body: CashbackChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -134,7 +194,18 @@ async def change_cashback(
 
 
 # Declared last: its path-typed id (a CNPJ has a "/") must not swallow "/points" and the like.
-@router.get("/{customer_id:path}", summary="Get a customer by OriginalId, e-mail or document")
+@router.get(
+    "/{customer_id:path}",
+    summary="Get a customer by OriginalId, e-mail or document",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.CustomerModel],
+        errors.CustomerNotFound,
+        in_path=True,
+        body=False,
+        path=True,
+    ),
+)
 async def get_customer(
     customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.schemas import (
     UPSERT_FIELDS,
     OrderCancelRequest,
@@ -57,8 +58,43 @@ def _report(body: OrderRequest) -> OrderReport:
     )
 
 
-@router.post("/Order", summary="Add or update an order (earns points once, on completion)")
-@router.post("/POS/orders", summary="PoS shortcut for POST /v1/pvt/Order")
+UPSERTED = docs.responses(
+    docs.Envelope[docs.Order],
+    errors.InvalidOrderTransition,
+    errors.InvalidDocument,
+    errors.InvalidValue,
+)
+CANCELLED = docs.responses(
+    docs.Envelope[docs.OrderCancelled],
+    errors.OrderNotFound,
+    errors.InvalidOrderTransition,
+    warnings=("OrderAlreadyCanceled",),
+    path=True,
+)
+PARTIALLY_CANCELLED = docs.responses(
+    docs.Envelope[docs.OrderCancelled],
+    errors.OrderNotFound,
+    errors.InvalidOrderTransition,
+    errors.RefundExceedsOrderTotal,
+    errors.InvalidValue,
+    errors.IdempotencyKeyConflict,
+    warnings=("AlreadyProcessed",),
+    path=True,
+)
+
+
+@router.post(
+    "/Order",
+    summary="Add or update an order (earns points once, on completion)",
+    response_model=None,
+    responses=UPSERTED,
+)
+@router.post(
+    "/POS/orders",
+    summary="PoS shortcut for POST /v1/pvt/Order",
+    response_model=None,
+    responses=UPSERTED,
+)
 async def upsert_order(body: OrderRequest, tenant: CurrentTenant, db: DB, now: Now) -> JSONResponse:
     async with db.write() as conn:
         outcome = await order_service.upsert(
@@ -68,8 +104,18 @@ async def upsert_order(body: OrderRequest, tenant: CurrentTenant, db: DB, now: N
     return envelope.ok(views.order_model(outcome, balances, tenant.program))
 
 
-@router.post("/Order/{order_id}/cancel", summary="Cancel an order and take its points back")
-@router.post("/POS/orders/{order_id}/cancel", summary="PoS shortcut for the order cancel")
+@router.post(
+    "/Order/{order_id}/cancel",
+    summary="Cancel an order and take its points back",
+    response_model=None,
+    responses=CANCELLED,
+)
+@router.post(
+    "/POS/orders/{order_id}/cancel",
+    summary="PoS shortcut for the order cancel",
+    response_model=None,
+    responses=CANCELLED,
+)
 async def cancel_order(
     order_id: OrderId, body: OrderCancelRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -87,8 +133,18 @@ async def cancel_order(
     return envelope.ok(result, "OrderAlreadyCanceled" if outcome.already else None)
 
 
-@router.post("/Order/{order_id}/partialcancel", summary="Refund part of an order")
-@router.post("/POS/{order_id}/partialcancel", summary="PoS shortcut for the partial cancel")
+@router.post(
+    "/Order/{order_id}/partialcancel",
+    summary="Refund part of an order",
+    response_model=None,
+    responses=PARTIALLY_CANCELLED,
+)
+@router.post(
+    "/POS/{order_id}/partialcancel",
+    summary="PoS shortcut for the partial cancel",
+    response_model=None,
+    responses=PARTIALLY_CANCELLED,
+)
 async def partial_cancel(
     order_id: OrderId, body: PartialCancelRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -113,7 +169,12 @@ async def partial_cancel(
     return envelope.ok(result)
 
 
-@router.get("/Order/{order_id}", summary="An order (bare)")
+@router.get(
+    "/Order/{order_id}",
+    summary="An order (bare)",
+    response_model=None,
+    responses=docs.responses(docs.Order, errors.OrderNotFound, body=False, path=True),
+)
 async def get_order(order_id: OrderId, tenant: CurrentTenant, db: DB, now: Now) -> JSONResponse:
     async with db.read() as conn:
         outcome = await order_service.get(conn, tenant.id, order_id)

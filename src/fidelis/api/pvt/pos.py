@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse, plain
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.customers import CustomerIdent
 from fidelis.api.pvt.schemas import (
     AvailableRewardsRequest,
@@ -33,6 +34,33 @@ router = APIRouter(prefix="/v1/pvt", tags=["Point of sale"])
 # Ids are database keys: anything outside a signed 64-bit integer cannot name one.
 DbId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 API_ORIGIN = 4
+
+REDEEMED = docs.responses(
+    docs.Envelope[docs.Redeemed],
+    errors.RewardNotFound,
+    errors.CustomerNotFound,
+    errors.RewardInactive,
+    errors.RewardRequirementsNotMet,
+    errors.NotEnoughPoints,
+    errors.CustomerDisabled,
+    errors.CustomerInDebt,
+    errors.CashbackNotEnabled,
+    errors.CashbackValueTooHigh,
+    errors.InvalidValue,
+    errors.IdempotencyKeyConflict,
+    warnings=("AlreadyProcessed",),
+    path=True,
+)
+
+
+def _cancelled(*, path: bool) -> dict[int | str, dict[str, Any]]:
+    return docs.responses(
+        docs.Envelope[docs.RedemptionRecord],
+        errors.RedeemNotFound,
+        warnings=("RedeemAlreadyCanceled",),
+        body=False,
+        path=path,
+    )
 
 
 def _key(value: str | None) -> str | None:
@@ -55,7 +83,10 @@ def purchase_of(body: PurchaseFields) -> rule.Purchase:
 
 
 @router.post(
-    "/POS/rewards/available", summary="Every active reward, and whether it can be used (bare)"
+    "/POS/rewards/available",
+    summary="Every active reward, and whether it can be used (bare)",
+    response_model=None,
+    responses=docs.responses(docs.AvailableRewards),
 )
 async def available(
     body: AvailableRewardsRequest, tenant: CurrentTenant, db: DB, now: Now
@@ -111,7 +142,12 @@ async def _redeem(
     return envelope.ok(result)
 
 
-@router.post("/POS/rewards/{reward_id}/redeem", summary="Redeem a reward at the point of sale")
+@router.post(
+    "/POS/rewards/{reward_id}/redeem",
+    summary="Redeem a reward at the point of sale",
+    response_model=None,
+    responses=REDEEMED,
+)
 async def redeem(
     reward_id: DbId, body: PosRedeemRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
@@ -130,6 +166,8 @@ async def redeem(
     "/RewardConfigurations/{reward_id}/redeem",
     summary="Redeem a reward for a customer and generate its coupon",
     tags=["Rewards"],
+    response_model=None,
+    responses=REDEEMED,
 )
 async def redeem_coupon(
     reward_id: DbId, body: CouponRedeemRequest, tenant: CurrentTenant, db: DB, now: Now
@@ -142,6 +180,10 @@ async def redeem_coupon(
     "/Customer/{customer_id:path}/availablecoupons",
     summary="The customer's coupons that can still be used (list shape)",
     tags=["Rewards"],
+    response_model=None,
+    responses=docs.responses(
+        docs.Page[docs.AvailableCoupon], errors.CustomerNotFound, in_path=True, path=True
+    ),
 )
 async def available_coupons(
     customer_id: CustomerIdent,
@@ -159,7 +201,12 @@ async def available_coupons(
     return JSONResponse(views.page(items, total=found.total, number=PageNumber, size=PageSize))
 
 
-@router.delete("/POS/rewards/{redemption_id}", summary="Cancel a redemption (points go back)")
+@router.delete(
+    "/POS/rewards/{redemption_id}",
+    summary="Cancel a redemption (points go back)",
+    response_model=None,
+    responses=_cancelled(path=True),
+)
 async def cancel(redemption_id: DbId, tenant: CurrentTenant, db: DB, now: Now) -> JSONResponse:
     async with db.write() as conn:
         record = await redemption_service.cancel(
@@ -169,7 +216,12 @@ async def cancel(redemption_id: DbId, tenant: CurrentTenant, db: DB, now: Now) -
     return envelope.ok(result, "RedeemAlreadyCanceled" if record.already else None)
 
 
-@router.delete("/POS/rewards", summary="Cancel a redemption by its OriginalKey")
+@router.delete(
+    "/POS/rewards",
+    summary="Cancel a redemption by its OriginalKey",
+    response_model=None,
+    responses=_cancelled(path=False),
+)
 async def cancel_by_key(
     OriginalKey: Annotated[Key, Query(min_length=1)],
     tenant: CurrentTenant,
@@ -184,7 +236,12 @@ async def cancel_by_key(
     return envelope.ok(result, "RedeemAlreadyCanceled" if record.already else None)
 
 
-@router.get("/Rewards/{redemption_id}", summary="A redemption record (bare)")
+@router.get(
+    "/Rewards/{redemption_id}",
+    summary="A redemption record (bare)",
+    response_model=None,
+    responses=docs.responses(docs.RedemptionRecord, errors.RedeemNotFound, body=False, path=True),
+)
 async def get_redemption(
     redemption_id: DbId, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:

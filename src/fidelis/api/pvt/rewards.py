@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.reward import service as reward_service
 
 router = APIRouter(prefix="/v1/pvt", tags=["Rewards"])
@@ -17,7 +18,12 @@ router = APIRouter(prefix="/v1/pvt", tags=["Rewards"])
 RewardId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.get("/RewardConfigurations", summary="The rewards catalogue, paged (list shape)")
+@router.get(
+    "/RewardConfigurations",
+    summary="The rewards catalogue, paged (list shape)",
+    response_model=None,
+    responses=docs.responses(docs.Page[docs.RewardConfiguration], body=False),
+)
 async def list_configurations(
     tenant: CurrentTenant,
     db: DB,
@@ -30,7 +36,14 @@ async def list_configurations(
     return JSONResponse(views.page(items, total=found.total, number=PageNumber, size=PageSize))
 
 
-@router.get("/RewardConfigurations/{reward_id}", summary="One reward configuration")
+@router.get(
+    "/RewardConfigurations/{reward_id}",
+    summary="One reward configuration",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[docs.RewardConfiguration], errors.RewardNotFound, body=False, path=True
+    ),
+)
 async def get_configuration(reward_id: RewardId, tenant: CurrentTenant, db: DB) -> JSONResponse:
     async with db.read() as conn:
         reward = await reward_service.get(conn, tenant.id, reward_id)

@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse, plain
+from fidelis.api.rewards import docs
 from fidelis.api.rewards.schemas import CommitBody, LockBody, PurchaseBody, RollbackBody
 from fidelis.errors import AccessDenied, MissingBrand
 from fidelis.kit.clock import iso_brasilia
@@ -40,6 +42,9 @@ async def brand_tenant(request: Request, tenant: CurrentTenant) -> Tenant:
 Brand = Annotated[Tenant, Depends(brand_tenant)]
 
 router = APIRouter(prefix="/v1/rewards", tags=["Cashback reservation"])
+# `brand_tenant` reads the header itself (a missing one is a 403, not a validation error), so
+# each route documents it here.
+BRAND = {"parameters": [docs.BRAND]}
 
 
 def _money(points: int, program: ProgramSettings) -> str:
@@ -64,7 +69,13 @@ def _available(found: Quote, program: ProgramSettings) -> str:
     return _money(found.spendable if program.CashbackEnabled else 0, program)
 
 
-@router.post("/lock", summary="Calculate and reserve the cashback a purchase may use")
+@router.post(
+    "/lock",
+    summary="Calculate and reserve the cashback a purchase may use",
+    response_model=None,
+    openapi_extra=BRAND,
+    responses=docs.responses(docs.Locked, errors.CustomerNotFound, errors.IdempotencyKeyConflict),
+)
 async def lock(body: LockBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
     program = tenant.program
     key = body.lock_key if body.lock_key and body.lock_key.strip() else None
@@ -116,7 +127,20 @@ def _held(lot: Lot, part: int, program: ProgramSettings) -> dict[str, Any]:
     }
 
 
-@router.post("/commit", summary="Spend a lock's cashback (all of it, or less)")
+@router.post(
+    "/commit",
+    summary="Spend a lock's cashback (all of it, or less)",
+    response_model=None,
+    openapi_extra=BRAND,
+    responses=docs.responses(
+        docs.Committed,
+        errors.LockNotFound,
+        errors.LockRolledBack,
+        errors.LockExpired,
+        errors.ValueExceedsLock,
+        errors.InvalidValue,
+    ),
+)
 async def commit(body: CommitBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
     async with db.write() as conn:
         resolved = await lock_service.commit(
@@ -140,7 +164,13 @@ def _committed(found: CashbackLock, program: ProgramSettings) -> dict[str, Any]:
     }
 
 
-@router.post("/rollback", summary="Give a lock's cashback back")
+@router.post(
+    "/rollback",
+    summary="Give a lock's cashback back",
+    response_model=None,
+    openapi_extra=BRAND,
+    responses=docs.responses(docs.RolledBack, errors.LockNotFound, errors.LockAlreadyCommitted),
+)
 async def rollback(body: RollbackBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
     async with db.write() as conn:
         resolved = await lock_service.rollback(
@@ -149,7 +179,13 @@ async def rollback(body: RollbackBody, tenant: Brand, db: DB, now: Now) -> JSONR
     return JSONResponse({"status": resolved.status.value})
 
 
-@router.post("/simulate", summary="The cashback a lock would reserve now (holds nothing)")
+@router.post(
+    "/simulate",
+    summary="The cashback a lock would reserve now (holds nothing)",
+    response_model=None,
+    openapi_extra=BRAND,
+    responses=docs.responses(docs.Simulated, errors.CustomerNotFound),
+)
 async def simulate(body: PurchaseBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
     async with db.read() as conn:
         found = await lock_service.simulate(
@@ -173,7 +209,11 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=320, pattern=r"^[^\x00
 
 
 @router.get(
-    "/customers/{customer_id:path}/balance", summary="The customer's cashback balances and lots"
+    "/customers/{customer_id:path}/balance",
+    summary="The customer's cashback balances and lots",
+    response_model=None,
+    openapi_extra=BRAND,
+    responses=docs.responses(docs.Balance, errors.CustomerNotFound, body=False, path=True),
 )
 async def balance(
     customer_id: CustomerId, tenant: Brand, db: DB, now: Now, store_id: str | None = None
