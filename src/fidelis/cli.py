@@ -6,11 +6,17 @@ Errors print one line to stderr and exit non-zero; no traceback reaches the oper
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
+import os
+import shutil
 import sys
+import tempfile
+import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -23,6 +29,8 @@ from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.db.migrate import upgrade_to_head
 from fidelis.errors import FidelisError
+from fidelis.importer import csvfile as import_csv
+from fidelis.importer import service as import_service
 from fidelis.job import service as job_service
 from fidelis.kit.clock import as_utc, utc_now
 from fidelis.ledger import check as ledger_check
@@ -121,17 +129,26 @@ def serve(
 
     config = settings()
     migrate_or_fail(config)
+    processes = workers or config.workers
+    metrics_dir = None
+    if processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Each worker counts in its own memory; a shared folder lets /metrics, answered by
+        # any one of them, sum them all (docs/DECISIONS.md). Inherited by the workers.
+        metrics_dir = tempfile.mkdtemp(prefix="fidelis-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     uvicorn.run(
         "fidelis.app:create_app_from_env",
         factory=True,
         host=host or config.host,
         port=port or config.port,
-        workers=workers or config.workers,
+        workers=processes,
         log_level=config.log_level,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
         access_log=False,
     )
+    if metrics_dir is not None:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @app.command()
@@ -316,7 +333,7 @@ def ledger_check_command(
     """Verify every ledger invariant; exit 1 naming each violation."""
 
     async def work(db: Database) -> tuple[list[ledger_check.Summary], list[ledger_check.Violation]]:
-        async with db.read() as conn:
+        async with db.snapshot() as conn:
             if tenant is not None:
                 tenants = [await tenant_service.get(conn, tenant)]
             else:
@@ -381,6 +398,106 @@ def _parse_instant(value: str) -> datetime:
     return as_utc(parsed)
 
 
+customers_app = typer.Typer(no_args_is_help=True, help="Customers.")
+TRANSACTION_SECONDS = 0.5
+app.add_typer(customers_app, name="customers")
+
+
+@customers_app.command("import")
+def customers_import(
+    file: Annotated[Path, typer.Argument(help="CSV file (docs/IMPORT.md).", show_default=False)],
+    tenant: Annotated[str, typer.Option(help="Tenant slug.")],
+    errors: Annotated[
+        Path | None, typer.Option(help="Also write rejected rows to this CSV report.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 250,
+) -> None:
+    """Bulk upsert customers and opening balances; bad rows are reported by line and skipped.
+
+    Re-running the same file changes nothing. Exits 1 when any row was rejected.
+    """
+    try:
+        rows = import_csv.read(file)
+    except import_csv.ImportFileError as exc:
+        fail(str(exc))
+        raise AssertionError("unreachable") from None
+    from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    async def work(db: Database) -> list[import_service.Outcome]:
+        async with db.read() as conn:
+            found = await tenant_service.get(conn, tenant)
+        outcomes: list[import_service.Outcome] = []
+        columns = (
+            *Progress.get_default_columns()[:-1],
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=out) as progress:
+            task = progress.add_task("importing", total=len(rows))
+            size = batch_size
+            written, analyze_at = 0, 500
+            while len(outcomes) < len(rows):
+                batch = rows[len(outcomes) : len(outcomes) + size]
+                keep_going = _until(time.monotonic() + TRANSACTION_SECONDS)
+                # One transaction per batch, cut short after TRANSACTION_SECONDS so a live
+                # server is never kept waiting long for SQLite's single write lock. Each row has
+                # its own savepoint inside, so a bad row never takes good ones down with it.
+                async with db.write() as conn:
+                    done = await import_service.import_rows(
+                        conn,
+                        found,
+                        batch,
+                        now=utc_now(),
+                        keep_going=keep_going,
+                    )
+                outcomes += done
+                progress.advance(task, len(done))
+                # Look ahead (one read per batch) about as far as one transaction gets.
+                size = min(batch_size, max(20, 2 * len(done)))
+                written += sum(o.kind in ("created", "updated") for o in done)
+                if written >= analyze_at:
+                    analyze_at *= 2
+                    async with db.write() as conn:
+                        await import_service.refresh_statistics(conn)
+        return outcomes
+
+    started = time.monotonic()
+    outcomes = run(work)
+    elapsed = time.monotonic() - started
+    rejected = [o for o in outcomes if o.kind == "error"]
+    for outcome in rejected:
+        who = f" ({outcome.original_id})" if outcome.original_id else ""
+        out.print(f"line {outcome.line}{who}: {outcome.message}", markup=False, highlight=False)
+    if errors is not None:
+        _write_error_report(errors, rejected)
+    count = {
+        kind: sum(o.kind == kind for o in outcomes) for kind in ("created", "updated", "unchanged")
+    }
+    credited = [o.credited for o in outcomes if o.credited]
+    typer.echo(
+        f"{len(outcomes)} row(s) in {elapsed:.1f} s: created {count['created']}, "
+        f"updated {count['updated']}, unchanged {count['unchanged']}, errors {len(rejected)}; "
+        f"opening balances credited {len(credited)} ({sum(credited)} points)"
+    )
+    if rejected:
+        fail(f"{len(rejected)} row(s) rejected; see the lines above")
+
+
+def _until(deadline: float) -> Callable[[], bool]:
+    return lambda: time.monotonic() < deadline
+
+
+def _write_error_report(path: Path, rejected: list[import_service.Outcome]) -> None:
+    try:
+        with path.open("w", encoding="utf-8", newline="") as report:
+            writer = csv.writer(report)
+            writer.writerow(["line", "original_id", "error"])
+            for outcome in rejected:
+                writer.writerow([outcome.line, outcome.original_id or "", outcome.message])
+    except OSError as exc:
+        fail(f"cannot write the error report {path}: {exc.strerror or exc}")
+
+
 report_app = typer.Typer(no_args_is_help=True, help="Reports.")
 app.add_typer(report_app, name="report")
 
@@ -412,7 +529,7 @@ def report_liability(
     first_day, last_day = day(first, "--from"), day(last, "--to")
 
     async def work(db: Database) -> list[tuple[Any, report_service.Liability]]:
-        async with db.read() as conn:
+        async with db.snapshot() as conn:
             if tenant is not None:
                 tenants = [await tenant_service.get(conn, tenant)]
             else:

@@ -1,0 +1,1 @@
+"""Bulk customer import from CSV (`fidelis customers import`): parsing and applying rows."""
