@@ -303,7 +303,7 @@ async def dashboard(request: Request) -> Response:
         return refused.response
     now = _now(request)
     span = report_service.period(None, None, now=now)
-    async with _db(request).read() as conn:
+    async with _db(request).snapshot() as conn:
         found = await report_service.liability(conn, tenant.id, span=span, now=now)
         days = await report_service.daily(conn, tenant.id, span=span)
     point_value = tenant.program.PointValue
@@ -332,7 +332,7 @@ async def customers_page(request: Request) -> Response:
         return refused.response
     query = request.query_params.get("q", "")[:200]
     page = _page_number(request)
-    async with _db(request).read() as conn:
+    async with _db(request).snapshot() as conn:
         found = await report_service.search_customers(
             conn, tenant.id, query, page=page, size=CUSTOMERS_PAGE, now=_now(request)
         )
@@ -363,7 +363,7 @@ async def _customer_page(
         return _problem(request, session, 404, "Customer not found.")
     now = _now(request)
     page = _page_number(request)
-    async with _db(request).read() as conn:
+    async with _db(request).snapshot() as conn:
         try:
             customer = await report_service.get_customer(conn, tenant.id, int(customer_id))
         except FidelisError:

@@ -37,7 +37,7 @@ async def search_customers(
     PageNumber: PageNumberParam = 1,
     PageSize: Annotated[int, QueryParam(ge=1, le=100)] = 20,
 ) -> JSONResponse:
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
         found = await report_service.search_customers(
             conn, tenant.id, Query, page=PageNumber, size=PageSize, now=now
         )
@@ -57,7 +57,7 @@ async def customer_ledger(
     PageNumber: PageNumberParam = 1,
     PageSize: Annotated[int, QueryParam(ge=1, le=500)] = 100,
 ) -> JSONResponse:
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
         customer = await customer_service.get(conn, tenant.id, customer_id)
         balances = await customer_service.balances_of(conn, tenant.id, customer, now=now)
         found = await report_service.customer_ledger(

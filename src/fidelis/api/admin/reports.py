@@ -44,7 +44,7 @@ async def liability(
     To: Day = None,
 ) -> JSONResponse:
     span = report_service.period(From, To, now=now)
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
         found = await report_service.liability(conn, tenant.id, span=span, now=now)
     program = tenant.program
     balances = found.balances
@@ -72,7 +72,7 @@ async def daily(
     To: Day = None,
 ) -> JSONResponse:
     span = report_service.period(From, To, now=now)
-    async with db.read() as conn:
+    async with db.snapshot() as conn:
         days = await report_service.daily(conn, tenant.id, span=span)
     program = tenant.program
     totals = Flows()
