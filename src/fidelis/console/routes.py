@@ -246,7 +246,7 @@ async def login(request: Request) -> Response:
             status=429,
             error="Too many failed attempts from your address. Try again later.",
         )
-        response.headers["Retry-After"] = str(int(console_service.WINDOW.total_seconds()))
+        response.headers["Retry-After"] = str(int(console_service.LIMIT.window.total_seconds()))
         return response
     if outcome == console_service.Login.wrong:
         return _render(request, "login.html", session, status=401, error="Wrong password.")

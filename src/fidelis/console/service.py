@@ -1,9 +1,9 @@
 """Console login: the password check and the throttling of failed attempts.
 
-Failures are rows in the database (not process memory), so every server process sees the same
-count. An address with `MAX_FAILURES` failures within `WINDOW` is refused without even checking
-the password until the oldest of them leaves the window; a successful login forgets that
-address's failures.
+Throttling is the API's mechanism (`fidelis.throttle`, scope "console"): failures are rows in
+the database, so every server process sees the same count. An address with 5 failures within
+15 minutes is refused without even checking the password until the oldest of them leaves the
+window; a successful login forgets that address's failures.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from enum import Enum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.console import repository
+from fidelis.throttle import service as throttle
 
-MAX_FAILURES = 5
-WINDOW = timedelta(minutes=15)
+LIMIT = throttle.Limit("console", 5, timedelta(minutes=15))
 
 
 class Login(Enum):
@@ -40,13 +39,10 @@ async def login(
     conn: AsyncConnection, *, client: str, password: str, expected: str, now: datetime
 ) -> Login:
     """Check a login attempt from `client` and record it when it fails."""
-    client = client[:64]
-    recent = await repository.count_failures(conn, client, since=now - WINDOW, until=now)
-    if recent >= MAX_FAILURES:
+    if await throttle.is_blocked(conn, LIMIT, client, now=now):
         return Login.throttled
     if password_matches(password, expected):
-        await repository.forget_failures(conn, client=client)
+        await throttle.forget(conn, LIMIT, client)
         return Login.ok
-    await repository.forget_failures(conn, before=now - WINDOW)
-    await repository.add_failure(conn, client, now=now)
+    await throttle.record_failure(conn, LIMIT, client, now=now)
     return Login.wrong

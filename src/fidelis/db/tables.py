@@ -413,17 +413,6 @@ cashback_lock = Table(
     Index("ix_cashback_lock_order", "tenant_id", "order_ref"),
 )
 
-# Failed admin console logins (control plane: one console password per installation). Kept in
-# the database so throttling holds across every server process.
-console_login_failure = Table(
-    "console_login_failure",
-    metadata,
-    Column("id", Integer, primary_key=True),
-    Column("client", String(64), nullable=False),
-    Column("failed_at", UtcDateTime, nullable=False),
-    Index("ix_console_login_failure_client", "client", "failed_at"),
-)
-
 # Failed authentication attempts per client address (control plane, no tenant): throttling that
 # every server process shares (`fidelis.throttle`). `scope` names the door ("api", ...).
 auth_failure = Table(
