@@ -39,6 +39,7 @@ from fidelis.kit.clock import utc_now
 from fidelis.ledger import check as ledger_check
 from fidelis.tenant import repository as tenant_repository
 from fidelis.tenant import service as tenant_service
+from fidelis.throttle import service as throttle
 
 T = TypeVar("T")
 
@@ -277,3 +278,15 @@ def points_of(tenant: TenantHandle, customer: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+def forget_failures_of_this_machine(server: Server) -> None:
+    """Tests fail logins from 127.0.0.1 on purpose (the in-process test server allows it); a
+    test that starts its own server with the default limit starts from a clean count."""
+
+    async def work(db: Database) -> None:
+        async with db.write() as conn:
+            limit = throttle.Limit("api", 1, timedelta(minutes=1))
+            await throttle.forget(conn, limit, "127.0.0.1")
+
+    run_async(server.database_url, work)

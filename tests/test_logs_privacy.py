@@ -22,7 +22,7 @@ import httpx
 import structlog
 
 from fidelis import logs
-from tests.conftest import Server, TenantHandle
+from tests.conftest import Server, TenantHandle, forget_failures_of_this_machine
 from tests.test_cli import FIDELIS
 
 CPF = "296.866.522-72"
@@ -65,6 +65,7 @@ def _serve(server: Server, log_path: Path) -> tuple[subprocess.Popen[bytes], str
 def test_a_served_process_logs_requests_without_secrets_or_documents(
     server: Server, tenant: TenantHandle, tmp_path: Path
 ) -> None:
+    forget_failures_of_this_machine(server)
     log_path = tmp_path / "serve.log"
     process, base_url = _serve(server, log_path)
     try:
@@ -168,6 +169,8 @@ def test_numbers_that_are_not_documents_are_left_alone() -> None:
     )
     # A longer run of digits is not a document (no mask in the middle of a number).
     assert json.loads(render(event="x", id="1234567890123456"))["id"] == "1234567890123456"
+    # Digits glued to letters belong to a word: a tenant slug with 11 digits in its hex tail.
+    assert json.loads(render(event="x", tenant="t-31757334523f"))["tenant"] == "t-31757334523f"
 
 
 def test_secret_keys_are_dropped_at_any_depth() -> None:

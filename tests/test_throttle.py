@@ -18,7 +18,7 @@ import pytest
 from fidelis.db.engine import Database
 from fidelis.kit.clock import utc_now
 from fidelis.throttle import service as throttle
-from tests.conftest import Server, TenantHandle, run_async
+from tests.conftest import Server, TenantHandle, forget_failures_of_this_machine, run_async
 from tests.faults import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -29,6 +29,7 @@ LIMIT = 5
 def test_failures_on_one_server_block_the_address_on_every_server(
     server: Server, tenant: TenantHandle, tmp_path: Path
 ) -> None:
+    forget_failures_of_this_machine(server)
     env = {"FIDELIS_AUTH_FAILURES_PER_MINUTE": str(LIMIT)}
     first = ServeProcess(server.database_url, extra_env=env)
     second = ServeProcess(server.database_url, extra_env=env)

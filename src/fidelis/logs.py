@@ -53,8 +53,9 @@ SENSITIVE_KEYS = frozenset(
 )
 _SENSITIVE_SUFFIXES = ("password", "secret", "apikey")
 
-_CNPJ = re.compile(r"(?<!\d)\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?(\d{2})(?!\d)")
-_CPF = re.compile(r"(?<!\d)\d{3}\.?\d{3}\.?\d{3}-?(\d{2})(?!\d)")
+# Digits glued to letters are part of a word (a slug, a hex id), not a document.
+_CNPJ = re.compile(r"(?<![0-9A-Za-z])\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?(\d{2})(?![0-9A-Za-z])")
+_CPF = re.compile(r"(?<![0-9A-Za-z])\d{3}\.?\d{3}\.?\d{3}-?(\d{2})(?![0-9A-Za-z])")
 
 
 def is_sensitive(key: str) -> bool:
