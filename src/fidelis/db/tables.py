@@ -170,6 +170,7 @@ lot = Table(
     CheckConstraint("held >= 0 AND held <= remaining", name="held_range"),
     CheckConstraint("status IN ('pending', 'available', 'expired')", name="status_known"),
     Index("ix_lot_customer", "tenant_id", "customer_id", "status"),
+    Index("ix_lot_transfer", "tenant_id", "transfer_id"),
 )
 
 lot_movement = Table(
