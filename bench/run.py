@@ -378,12 +378,18 @@ def main() -> int:
             f"{label:<26}{result.rps:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
             f"{result.non2xx:>8}{result.socket_errors:>8}{ratio:>8.2f}{bar:>6.1f}  {verdict}"
         )
-    print(f"W5 hot customer: {hot_ok} changes acknowledged, lost {hot_lost}")
+    # wrk stops counting at the deadline: requests still in flight then may have applied, so
+    # the balance may hold a few more changes than were acknowledged, never fewer.
+    in_flight = max(-hot_lost, 0)
+    print(
+        f"W5 hot customer: {hot_ok} changes acknowledged, lost {max(hot_lost, 0)}, "
+        f"{in_flight // 10} applied while in flight at the deadline"
+    )
     print(
         "memory after W1: " + ", ".join(f"{mb:.0f} MB" for mb in rss) + " RSS per worker "
         f"(bar 150 MB): {'ok' if rss and max(rss) <= 150 else 'BELOW BAR'}"
     )
-    if hot_lost != 0:
+    if hot_lost > 0:
         invalid = True
     if invalid:
         print("INVALID RUN: errors were seen; these figures are not a measure of speed.")

@@ -234,24 +234,29 @@ async def points_summary(
     conn: AsyncConnection, tenant_id: int, found: Customer, *, now: datetime
 ) -> PointsSummary:
     """Balances, points about to expire and the newest movements, as they are at `now`."""
-    lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=found.id)
     cached = await ledger_repository.get_balances(conn, tenant_id, found.id)
     due = found.settle_at is not None and found.settle_at <= now
     balances = cached
     if due:
+        # Something fell due and is not written yet: work it out from the lots themselves.
+        lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=found.id)
         expired_holds = await ledger.expired_hold_parts(conn, tenant_id, found.id, now)
         balances = ledger.project(cached, lots, expired_holds, now)
-    expiring: dict[datetime, int] = {}
-    for lot in lots:
-        if lot.expires_at is not None and lot.is_available(now) and lot.free > 0:
-            expiring[lot.expires_at] = expiring.get(lot.expires_at, 0) + lot.free
+        expiring: dict[datetime, int] = {}
+        for lot in lots:
+            if lot.expires_at is not None and lot.is_available(now) and lot.free > 0:
+                expiring[lot.expires_at] = expiring.get(lot.expires_at, 0) + lot.free
+        soonest = sorted(expiring.items())
+    else:
+        # Settled: the stored lots are right as they are, and the database can sum them.
+        soonest = await ledger_repository.sum_expiring(conn, tenant_id, found.id, after=now)
     history = await ledger_repository.list_history(
         conn, tenant_id, found.id, limit=POINTS_HISTORY_SIZE
     )
     return PointsSummary(
         customer=found,
         balances=balances,
-        to_expire=[ExpiringPoints(points=p, when=w) for w, p in sorted(expiring.items())],
+        to_expire=[ExpiringPoints(points=p, when=w) for w, p in soonest],
         history=history,
     )
 

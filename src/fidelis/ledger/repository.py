@@ -181,6 +181,27 @@ def _lot(row: Any) -> Lot:
     )
 
 
+async def sum_expiring(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, *, after: datetime
+) -> list[tuple[datetime, int]]:
+    """Free points of available lots that expire after `after`, summed per expiry, soonest
+    first (the database adds them up: a customer may hold thousands of lots)."""
+    free = func.sum(lot.c.remaining - lot.c.held)
+    rows = await conn.execute(
+        select(lot.c.expires_at, free.label("points"))
+        .where(
+            lot.c.tenant_id == tenant_id,
+            lot.c.customer_id == customer_id,
+            lot.c.status == LotStatus.available.value,
+            lot.c.expires_at > after,
+            lot.c.remaining > lot.c.held,
+        )
+        .group_by(lot.c.expires_at)
+        .order_by(lot.c.expires_at)
+    )
+    return [(r.expires_at, int(r.points)) for r in rows]
+
+
 async def list_open_lots(conn: AsyncConnection, tenant_id: int, customer_id: int) -> list[Lot]:
     """Pending and available lots with points left, in spending order.
 
