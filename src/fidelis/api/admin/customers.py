@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from fastapi import Query as QueryParam
 
+from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope, views
+from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.customers import CustomerIdent
 from fidelis.customer import service as customer_service
 from fidelis.kit.clock import iso_utc
@@ -23,7 +24,12 @@ router = APIRouter(prefix="/v1/admin/customers", tags=["Admin"])
 PageNumberParam = Annotated[int, QueryParam(ge=1, le=1_000_000)]
 
 
-@router.get("", summary="Search customers by name, e-mail, document or OriginalId")
+@router.get(
+    "",
+    summary="Search customers by name, e-mail, document or OriginalId",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[docs.Page[dict[str, Any]]], body=False),
+)
 async def search_customers(
     tenant: CurrentTenant,
     db: DB,
@@ -48,6 +54,10 @@ async def search_customers(
 @router.get(
     "/{customer_id:path}/ledger",
     summary="Every movement of a customer, newest first, with internal reasons and lots",
+    response_model=None,
+    responses=docs.responses(
+        docs.Envelope[dict[str, Any]], errors.CustomerNotFound, in_path=True, path=True, body=False
+    ),
 )
 async def customer_ledger(
     customer_id: CustomerIdent,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
-from fidelis.api.pvt import envelope
+from fidelis.api.pvt import docs, envelope
 from fidelis.kit.clock import iso_utc
 from fidelis.kit.money import to_money
 from fidelis.program.schemas import ProgramSettings
@@ -34,7 +34,10 @@ def flows_view(flows: Flows, program: ProgramSettings) -> dict[str, Any]:
 
 
 @router.get(
-    "/liability", summary="Outstanding points and R$ now; issued/redeemed/expired in a period"
+    "/liability",
+    summary="Outstanding points and R$ now; issued/redeemed/expired in a period",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[dict[str, Any]], body=False),
 )
 async def liability(
     tenant: CurrentTenant,
@@ -63,7 +66,12 @@ async def liability(
     return envelope.ok(result)
 
 
-@router.get("/daily", summary="Points issued, redeemed, expired and reversed per UTC day")
+@router.get(
+    "/daily",
+    summary="Points issued, redeemed, expired and reversed per UTC day",
+    response_model=None,
+    responses=docs.responses(docs.Envelope[dict[str, Any]], body=False),
+)
 async def daily(
     tenant: CurrentTenant,
     db: DB,
