@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -290,3 +292,26 @@ def forget_failures_of_this_machine(server: Server) -> None:
             await throttle.forget(conn, limit, "127.0.0.1")
 
     run_async(server.database_url, work)
+
+
+def run_jobs_once(server: Server) -> None:
+    """One pass of `fidelis jobs run` in its own process, at the server's current (moved) time."""
+    env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fidelis",
+            "jobs",
+            "run",
+            "--once",
+            "--now",
+            server.clock().isoformat(),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr

@@ -7,9 +7,6 @@ check (conftest).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
+from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, run_jobs_once, upsert
 
 ANA = "ana@example.com"
 
@@ -329,25 +326,7 @@ class TestOrdersAndAbandonedCheckouts:
         assert balances(tenant) == (1000, 0)
         assert record(tenant, result["RewardId"])["IsCanceled"] is True
         assert code(action(tenant, "remove")) == (200, "CashbackNotApplied")
-        env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}
-        job = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "fidelis",
-                "jobs",
-                "run",
-                "--once",
-                "--now",
-                clock().isoformat(),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert job.returncode == 0, job.stderr
+        run_jobs_once(server)
         assert balances(tenant) == (1000, 0)
         # An order arriving too late with the code does not spend the refunded cashback.
         assert order(tenant, "late-1", result["ExternalCode"])["RewardId"] is None

@@ -7,16 +7,13 @@ hand-built lots: no database. The stories at the end run the same rules on the r
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from fidelis.ledger.model import Balances, Lot, LotStatus
 from fidelis.ledger.service import plan_consumption, project
-from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
+from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, run_jobs_once, upsert
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -198,29 +195,6 @@ class TestProject:
 # --- worked examples on the real server ------------------------------------------------------
 
 CUSTOMER = "bruna@example.com"
-
-
-def run_jobs_once(server: Server) -> None:
-    """One pass of `fidelis jobs run` at the server's current (moved) time."""
-    env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fidelis",
-            "jobs",
-            "run",
-            "--once",
-            "--now",
-            server.clock().isoformat(),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def parse(instant: str) -> datetime:

@@ -7,9 +7,6 @@ with the automatic ledger check (conftest).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
+from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, run_jobs_once, upsert
 
 ANA = "ana@example.com"
 
@@ -62,28 +59,6 @@ def ana_with(tenant: TenantHandle, points: int) -> None:
 def set_rule(tenant: TenantHandle, **rule: Any) -> None:
     response = tenant.http.put("/v1/admin/program", json={"RedemptionRule": rule})
     assert response.status_code == 200, response.text
-
-
-def jobs_run(server: Server) -> None:
-    env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fidelis",
-            "jobs",
-            "run",
-            "--once",
-            "--now",
-            server.clock().isoformat(),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 class TestLock:
@@ -285,7 +260,7 @@ class TestCommitAndRollback:
         assert balances(tenant) == (1000, 0)
         assert error_of(call(tenant, "commit", {"lock_token": token})) == (409, "LOCK_EXPIRED")
         assert ok(call(tenant, "rollback", {"lock_token": token})) == {"status": "expired"}
-        jobs_run(server)
+        run_jobs_once(server)
         assert balances(tenant) == (1000, 0)
         assert error_of(call(tenant, "commit", {"lock_token": token})) == (409, "LOCK_EXPIRED")
 

@@ -6,13 +6,10 @@ automatic ledger check (conftest), so what the customer saw and what the ledger 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from typing import Any
 
-from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
+from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, run_jobs_once, upsert
 
 ANA = "ana@example.com"
 FIXED = 1
@@ -56,28 +53,6 @@ def balances(tenant: TenantHandle) -> tuple[int, int]:
     """(PointsBalance, PendingPoints)."""
     points = points_of(tenant, ANA)
     return points["PointsBalance"], points["PendingPoints"]
-
-
-def jobs_run(server: Server) -> None:
-    env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fidelis",
-            "jobs",
-            "run",
-            "--once",
-            "--now",
-            server.clock().isoformat(),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
 
 
 def parse(instant: str) -> datetime:
@@ -143,7 +118,7 @@ def test_earn_online_wait_redeem_at_the_till_and_return_goods(
     add_points(tenant, ANA, 40, Reason="desculpas pelo atraso", CustomerReason="Cortesia")
     assert balances(tenant) == (25, 0)
 
-    jobs_run(server)
+    run_jobs_once(server)
     assert balances(tenant) == (25, 0)
     order_after = tenant.http.get("/v1/pvt/Order/web-100").json()
     assert (order_after["RefundedTotal"], order_after["ReversedPoints"]) == (125, 125)
@@ -177,7 +152,7 @@ def test_a_mistake_at_the_till_is_undone_and_the_points_keep_their_expiry(
     assert [(e["Points"], parse(e["When"])) for e in to_expire] == [(250, later)]
     history = [(i["PointType"], i["Points"]) for i in points_of(tenant, ANA)["PointHistory"]]
     assert history[:3] == [(5, -150), (6, 300), (5, -300)]  # Redemption, RedemptionCanceled
-    jobs_run(server)
+    run_jobs_once(server)
     assert balances(tenant) == (250, 0)
 
 
@@ -198,4 +173,4 @@ def test_a_whole_return_gives_back_the_reward_used_on_the_sale(
     again = post(tenant, "/v1/pvt/Order/pdv-9/cancel")
     assert again["CodeName"] == "OrderAlreadyCanceled"
     assert balances(tenant) == (500, 0)
-    jobs_run(server)
+    run_jobs_once(server)
