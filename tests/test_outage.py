@@ -42,7 +42,10 @@ class Cluster:
     def __init__(self) -> None:
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not found:
-            pytest.skip("PostgreSQL server binaries (initdb) are not installed on this machine")
+            pytest.fail(
+                "PostgreSQL server binaries (initdb, pg_ctl) are needed: they come with the "
+                "PostgreSQL server the suite runs against (Debian: postgresql)"
+            )
         self.bin = Path(found[-1]).parent
         self.folder = Path(tempfile.mkdtemp(prefix="fidelis-outage-"))
         self.data = self.folder / "data"

@@ -28,7 +28,8 @@ class Customer:
     settle_at: datetime | None
 
 
-def _customer(row: Any) -> Customer:
+def from_row(row: Any) -> Customer:
+    """A `Customer` from a row that has the `COLUMNS`."""
     return Customer(
         id=row.id,
         original_id=row.original_id,
@@ -44,7 +45,7 @@ def _customer(row: Any) -> Customer:
     )
 
 
-_COLUMNS = (
+COLUMNS = (
     customer.c.id,
     customer.c.original_id,
     customer.c.email,
@@ -63,25 +64,25 @@ async def get_by(
     conn: AsyncConnection, tenant_id: int, column: str, value: str, *, for_update: bool = False
 ) -> Customer | None:
     """The customer whose `column` (original_id, email_key or document) equals `value`."""
-    statement = select(*_COLUMNS).where(
+    statement = select(*COLUMNS).where(
         customer.c.tenant_id == tenant_id, customer.c[column] == value
     )
     if for_update:
         statement = statement.with_for_update()
     row = (await conn.execute(statement)).first()
-    return None if row is None else _customer(row)
+    return None if row is None else from_row(row)
 
 
 async def get_by_id(
     conn: AsyncConnection, tenant_id: int, customer_id: int, *, for_update: bool = False
 ) -> Customer | None:
-    statement = select(*_COLUMNS).where(
+    statement = select(*COLUMNS).where(
         customer.c.tenant_id == tenant_id, customer.c.id == customer_id
     )
     if for_update:
         statement = statement.with_for_update()
     row = (await conn.execute(statement)).first()
-    return None if row is None else _customer(row)
+    return None if row is None else from_row(row)
 
 
 async def add(conn: AsyncConnection, tenant_id: int, values: dict[str, Any]) -> int | None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fidelis.customer import repository as customer_repository
 from fidelis.customer.repository import Customer
 from fidelis.db.tables import (
     account,
@@ -80,37 +81,6 @@ class HoldRow:
     lock_id: int | None
     redemption_code: str | None
     lots: list[tuple[int, int]]
-
-
-_CUSTOMER_COLUMNS = (
-    customer.c.id,
-    customer.c.original_id,
-    customer.c.email,
-    customer.c.document,
-    customer.c.name,
-    customer.c.phone,
-    customer.c.birthday_date,
-    customer.c.signup_date,
-    customer.c.is_enrolled,
-    customer.c.is_enabled,
-    customer.c.settle_at,
-)
-
-
-def _customer(row: Any) -> Customer:
-    return Customer(
-        id=row.id,
-        original_id=row.original_id,
-        email=row.email,
-        document=row.document,
-        name=row.name,
-        phone=row.phone,
-        birthday_date=row.birthday_date,
-        signup_date=row.signup_date,
-        is_enrolled=row.is_enrolled,
-        is_enabled=row.is_enabled,
-        settle_at=row.settle_at,
-    )
 
 
 # --- liability and flows ------------------------------------------------------------------------
@@ -253,13 +223,13 @@ async def search_customers(
     if conditions:
         where.append(or_(*conditions))
     rows = await conn.execute(
-        select(*_CUSTOMER_COLUMNS)
+        select(*customer_repository.COLUMNS)
         .where(*where)
         .order_by(customer.c.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    found = [_customer(r) for r in rows]
+    found = [customer_repository.from_row(r) for r in rows]
     total = (await conn.execute(select(func.count()).where(*where))).scalar_one()
     return found, int(total)
 
@@ -267,12 +237,12 @@ async def search_customers(
 async def get_customer(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Customer | None:
     row = (
         await conn.execute(
-            select(*_CUSTOMER_COLUMNS).where(
+            select(*customer_repository.COLUMNS).where(
                 customer.c.tenant_id == tenant_id, customer.c.id == customer_id
             )
         )
     ).first()
-    return None if row is None else _customer(row)
+    return None if row is None else customer_repository.from_row(row)
 
 
 # --- a customer's ledger --------------------------------------------------------------------------
