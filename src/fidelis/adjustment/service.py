@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,6 +32,7 @@ from fidelis.idempotency import repository as keys
 from fidelis.idempotency.service import request_hash
 from fidelis.kit import money
 from fidelis.kit.text import blank, strip_html
+from fidelis.ledger import hotpath
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import TransferType
 from fidelis.program.schemas import ProgramSettings
@@ -76,12 +78,53 @@ async def change_points(
         tenant_id=tenant_id,
         program=program,
         customer=customer,
+        ident=ident,
         points=points,
         change=change,
         now=now,
         endpoint="points",
         fingerprint={"Points": points},
     )
+
+
+async def add_points_at_once(
+    driver: Any,
+    *,
+    tenant_id: int,
+    program: ProgramSettings,
+    ident: str,
+    points: int,
+    change: Change,
+    now: datetime,
+) -> PointsSummary | None:
+    """`change_points` for the plain add, in one round trip (PostgreSQL,
+    `Database.one_statement`); None, having written nothing, whenever any rule could refuse
+    the change or more work is due: the caller then runs `change_points`, which decides.
+    """
+    if points <= 0 or change.operation != ADD or blank(change.reason):
+        return None
+    customer_reason = _customer_reason(change)
+    if customer_reason is not None and len(customer_reason) > CUSTOMER_REASON_MAX:
+        return None
+    if change.expiration_date is not None and change.expiration_date <= now:
+        return None
+    found = await hotpath.credit_now(
+        driver,
+        tenant_id=tenant_id,
+        original_id=ident,
+        type=TransferType.adjustment_credit,
+        amount=points,
+        origin="adjustment",
+        now=now,
+        expires_at=_expiry(program, change.expiration_date, now),
+        reason=(change.reason or "").strip(),
+        customer_reason=customer_reason,
+        key_scope=CHANGE_KEY_SCOPE,
+        key=change.change_key,
+        key_hash=_fingerprint("points", ident, change, {"Points": points}),
+        history=customer_service.POINTS_HISTORY_SIZE,
+    )
+    return None if found is None else customer_service.summary_of(found)
 
 
 async def change_cashback(
@@ -115,6 +158,7 @@ async def change_cashback(
         tenant_id=tenant_id,
         program=program,
         customer=customer,
+        ident=ident,
         points=points,
         change=change,
         now=now,
@@ -129,6 +173,7 @@ async def _apply(
     tenant_id: int,
     program: ProgramSettings,
     customer: Customer,
+    ident: str,
     points: int,
     change: Change,
     now: datetime,
@@ -139,12 +184,9 @@ async def _apply(
         raise OperationTypeMismatch()
     if blank(change.reason):
         raise ReasonRequired()
-    customer_reason = None
-    if not blank(change.customer_reason):
-        customer_reason = strip_html(change.customer_reason or "")
-        if len(customer_reason) > CUSTOMER_REASON_MAX:
-            raise CustomerReasonTooLong()
-        customer_reason = customer_reason or None
+    customer_reason = _customer_reason(change)
+    if customer_reason is not None and len(customer_reason) > CUSTOMER_REASON_MAX:
+        raise CustomerReasonTooLong()
     if not customer.is_enabled:
         raise CustomerDisabled()
     expires_at = _expiry(program, change.expiration_date, now) if points > 0 else None
@@ -154,16 +196,7 @@ async def _apply(
             tenant_id=tenant_id,
             scope=CHANGE_KEY_SCOPE,
             key=change.change_key,
-            request_hash=request_hash(
-                endpoint,
-                customer.id,
-                {
-                    **fingerprint,
-                    "OperationType": change.operation,
-                    "Reason": change.reason,
-                    "CustomerReason": change.customer_reason,
-                },
-            ),
+            request_hash=_fingerprint(endpoint, ident, change, fingerprint),
             customer_id=customer.id,
             now=now,
         )
@@ -190,6 +223,27 @@ async def _apply(
     else:
         await ledger.debit(conn, type=TransferType.adjustment_debit, **common)  # type: ignore[arg-type]
     return await customer_service.points_summary(conn, tenant_id, customer, now=now)
+
+
+def _customer_reason(change: Change) -> str | None:
+    """The customer-facing reason as stored: sanitized, None when blank."""
+    if blank(change.customer_reason):
+        return None
+    return strip_html(change.customer_reason or "") or None
+
+
+def _fingerprint(endpoint: str, ident: str, change: Change, fields: dict[str, object]) -> str:
+    """The ChangeKey's request hash: the request as sent (the customer as it was named)."""
+    return request_hash(
+        endpoint,
+        ident,
+        {
+            **fields,
+            "OperationType": change.operation,
+            "Reason": change.reason,
+            "CustomerReason": change.customer_reason,
+        },
+    )
 
 
 def _expiry(program: ProgramSettings, requested: datetime | None, now: datetime) -> datetime | None:

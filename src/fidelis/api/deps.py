@@ -12,19 +12,26 @@ from fastapi import Depends, Request
 
 from fidelis.config import Settings
 from fidelis.db.engine import Database
-from fidelis.errors import RateLimited, Unauthorized
+from fidelis.errors import Unauthorized
 from fidelis.tenant import service as tenant_service
 from fidelis.tenant.repository import Tenant
 from fidelis.throttle import service as throttle
 
+# Dependencies are `async def` even when they await nothing: FastAPI runs a plain `def` one in
+# a worker thread, a thread hop per dependency per request.
 
-def get_db(request: Request) -> Database:
+
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """The request's one `now`, read once at the edge and passed down to the services."""
+    return read_clock(request)
+
+
+def read_clock(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
 
@@ -61,16 +68,15 @@ async def current_tenant(request: Request, db: Annotated[Database, Depends(get_d
         RateLimited: this address failed too often lately (checked before the credentials).
         Unauthorized: missing, malformed, wrong or revoked credentials (counted as a failure).
     """
-    limit, client, now = api_limit(request), client_address(request), get_now(request)
+    limit, client, now = api_limit(request), client_address(request), read_clock(request)
+    try:
+        token, secret = _basic_credentials(request.headers.get("authorization"))
+    except Unauthorized:
+        token, secret = "", ""  # no key has an empty token: a failure, once the throttle allows
     async with db.read() as conn:
-        if await throttle.is_blocked(conn, limit, client, now=now):
-            raise RateLimited()
-        try:
-            token, secret = _basic_credentials(request.headers.get("authorization"))
-        except Unauthorized:
-            tenant = None
-        else:
-            tenant = await tenant_service.authenticate(conn, token, secret)
+        tenant = await tenant_service.authenticate(
+            conn, token, secret, limit=limit, client=client, now=now
+        )
     if tenant is None:
         async with db.write() as conn:
             await throttle.record_failure(conn, limit, client, now=now)

@@ -16,6 +16,7 @@ from fidelis.errors import CustomerNotFound, InvalidDocument, InvalidField, Reas
 from fidelis.kit.document import InvalidDocumentNumber, looks_like_document, normalize_document
 from fidelis.kit.document import digits as document_digits
 from fidelis.kit.text import blank
+from fidelis.ledger import hotpath
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import Balances, HistoryItem
@@ -32,7 +33,8 @@ class ExpiringPoints:
 
 @dataclass(frozen=True, slots=True)
 class PointsSummary:
-    customer: Customer
+    customer_id: int
+    name: str | None
     balances: Balances
     to_expire: list[ExpiringPoints]
     history: list[HistoryItem]
@@ -254,10 +256,32 @@ async def points_summary(
         conn, tenant_id, found.id, limit=POINTS_HISTORY_SIZE
     )
     return PointsSummary(
-        customer=found,
+        customer_id=found.id,
+        name=found.name,
         balances=balances,
         to_expire=[ExpiringPoints(points=p, when=w) for w, p in soonest],
         history=history,
+    )
+
+
+async def points_at_once(
+    driver: Any, tenant_id: int, ident: str, *, now: datetime
+) -> PointsSummary | None:
+    """`points_summary` in one round trip (PostgreSQL, `Database.one_statement`), for a
+    customer named by OriginalId with nothing due to settle; None otherwise."""
+    found = await hotpath.summary(
+        driver, tenant_id=tenant_id, original_id=ident, now=now, history=POINTS_HISTORY_SIZE
+    )
+    return None if found is None else summary_of(found)
+
+
+def summary_of(found: hotpath.Summary) -> PointsSummary:
+    return PointsSummary(
+        customer_id=found.customer_id,
+        name=found.name,
+        balances=found.balances,
+        to_expire=[ExpiringPoints(points=p, when=w) for w, p in found.expiring],
+        history=found.history,
     )
 
 

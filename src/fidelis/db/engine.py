@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
@@ -60,12 +61,13 @@ class Database:
             self.engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
-                max_overflow=pool_size // 2,
+                max_overflow=0,
                 pool_timeout=timeout,
                 # No pre-ping: it costs two round trips per transaction. A connection that died
                 # (database restarted) fails its request with a 503 instead, and SQLAlchemy then
                 # drops every pooled connection older than the failure, so the next ones work.
                 pool_pre_ping=False,
+                json_deserializer=orjson.loads,
                 connect_args={
                     "timeout": timeout,
                     "command_timeout": max(timeout * 6, 30),
@@ -85,12 +87,21 @@ class Database:
         if self.is_sqlite:
             async with _guard(), self._write_lock, self._transaction(begin="IMMEDIATE") as conn:
                 yield conn
-        elif queue is None:
-            async with _guard(), self._transaction() as conn:
-                yield conn
         else:
             async with _guard(), self._queues.hold(queue), self._transaction() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def one_statement(self, queue: str | None = None) -> AsyncIterator[Any]:
+        """PostgreSQL only: the driver's own connection (asyncpg) in autocommit, for the hot
+        paths that do their whole work in one statement (a function of migration 0012), which
+        is then its own transaction: one round trip, no BEGIN or COMMIT, none of SQLAlchemy's
+        per-statement work. `queue` as for `write()`.
+        """
+        assert not self.is_sqlite, "one-statement paths exist on PostgreSQL only"
+        async with _guard(), self._queues.hold(queue), self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            yield raw.driver_connection
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -145,11 +156,14 @@ def is_unavailable(exc: BaseException) -> bool:
     """True for errors that mean "the database cannot serve this now", not "this is wrong"."""
     if isinstance(exc, OSError | TimeoutError | sa_exc.TimeoutError):
         return True
-    if not isinstance(exc, sa_exc.DBAPIError):
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        causes = [exc.orig, getattr(exc.orig, "__cause__", None)]
+    elif type(exc).__module__.startswith("asyncpg"):
+        causes = [exc]  # raised by the driver itself (`Database.one_statement`)
+    else:
         return False
-    if exc.connection_invalidated:
-        return True
-    causes = [exc.orig, getattr(exc.orig, "__cause__", None)]
     for cause in causes:
         if isinstance(cause, OSError | TimeoutError):
             return True
@@ -201,7 +215,11 @@ class KeyedLocks:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, name: str) -> AsyncIterator[None]:
+    async def hold(self, name: str | None) -> AsyncIterator[None]:
+        """Wait for and hold the lock of `name` (None: no lock, nothing to wait for)."""
+        if name is None:
+            yield
+            return
         lock, users = self._locks.get(name, (asyncio.Lock(), 0))
         self._locks[name] = (lock, users + 1)
         try:

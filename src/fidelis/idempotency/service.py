@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 
-def request_hash(endpoint: str, customer_id: int | None, fields: dict[str, Any]) -> str:
+def request_hash(endpoint: str, customer: int | str | None, fields: dict[str, Any]) -> str:
+    """`customer`: its id, or how the request named it."""
     canonical = json.dumps(
-        {"endpoint": endpoint, "customer": customer_id, "fields": fields},
+        {"endpoint": endpoint, "customer": customer, "fields": fields},
         sort_keys=True,
         separators=(",", ":"),
         default=str,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Text, bindparam, cast, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import api_key, tenant
 from fidelis.program.schemas import ProgramSettings
+from fidelis.throttle import repository as throttle_repository
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,32 +83,62 @@ async def add_key(
     )
 
 
-async def get_key(conn: AsyncConnection, token: str) -> KeyRecord | None:
+# Built once: every authenticated request runs it, and a statement built per call costs more
+# than its round trip. One row whether the token exists or not (the outer join), so the
+# failures are counted in the same round trip.
+_KEY_AND_FAILURES = select(
+    throttle_repository.RECENT.label("failures"),
+    api_key.c.id.label("key_id"),
+    api_key.c.token,
+    api_key.c.secret_hash,
+    api_key.c.revoked_at,
+    tenant.c.id,
+    tenant.c.slug,
+    tenant.c.name,
+    cast(tenant.c.program, Text).label("program"),
+).select_from(
+    select(literal(1).label("one"))
+    .subquery("one")
+    .outerjoin(
+        api_key.join(tenant, tenant.c.id == api_key.c.tenant_id),
+        api_key.c.token == bindparam("token"),
+    )
+)
+
+
+async def get_key_and_failures(
+    conn: AsyncConnection, token: str, *, scope: str, client: str, since: datetime
+) -> tuple[KeyRecord | None, int]:
+    """The key with this token (None if there is none) and the number of failed attempts of
+    `client` in `scope` after `since`, in one round trip."""
     row = (
         await conn.execute(
-            select(
-                api_key.c.id.label("key_id"),
-                api_key.c.token,
-                api_key.c.secret_hash,
-                api_key.c.revoked_at,
-                tenant.c.id,
-                tenant.c.slug,
-                tenant.c.name,
-                tenant.c.program,
-            )
-            .join(tenant, tenant.c.id == api_key.c.tenant_id)
-            .where(api_key.c.token == token)
+            _KEY_AND_FAILURES,
+            {
+                "token": token,
+                "failure_scope": scope,
+                "failure_client": client,
+                "failure_since": since,
+            },
         )
-    ).first()
-    if row is None:
-        return None
-    return KeyRecord(
+    ).one()
+    if row.key_id is None:
+        return None, row.failures
+    found = KeyRecord(
         id=row.key_id,
         token=row.token,
         secret_hash=row.secret_hash,
         revoked_at=row.revoked_at,
-        tenant=_tenant(row),
+        tenant=Tenant(id=row.id, slug=row.slug, name=row.name, program=_program(row.program)),
     )
+    return found, row.failures
+
+
+@lru_cache(maxsize=256)
+def _program(document: str) -> ProgramSettings:
+    """Program settings from their stored text, validated once per distinct text (they are
+    immutable, and the same text always gives the same settings)."""
+    return ProgramSettings.model_validate_json(document)
 
 
 async def revoke_key(conn: AsyncConnection, *, tenant_id: int, token: str, now: datetime) -> bool:

@@ -12,9 +12,17 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.errors import ApiKeyNotFound, InvalidField, TenantAlreadyExists, TenantNotFound
+from fidelis.errors import (
+    ApiKeyNotFound,
+    InvalidField,
+    RateLimited,
+    TenantAlreadyExists,
+    TenantNotFound,
+)
 from fidelis.tenant import repository
 from fidelis.tenant.repository import Tenant
+from fidelis.throttle import service as throttle
+from fidelis.throttle.service import Limit
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -83,9 +91,20 @@ async def revoke_key(conn: AsyncConnection, *, tenant: Tenant, token: str, now: 
         raise ApiKeyNotFound("no active key with this token for this tenant")
 
 
-async def authenticate(conn: AsyncConnection, token: str, secret: str) -> Tenant | None:
-    """The tenant whose active key matches, or None. The secret is compared in constant time."""
-    record = await repository.get_key(conn, token)
+async def authenticate(
+    conn: AsyncConnection, token: str, secret: str, *, limit: Limit, client: str, now: datetime
+) -> Tenant | None:
+    """The tenant whose active key matches, or None. The secret is compared in constant time.
+
+    Raises:
+        RateLimited: `client` failed `limit.failures` times within the window: refused before
+            the credentials are even compared (the failures are read in the same round trip).
+    """
+    record, failures = await repository.get_key_and_failures(
+        conn, token, scope=limit.scope, client=throttle.client_key(client), since=now - limit.window
+    )
+    if failures >= limit.failures:
+        raise RateLimited()
     if record is None or record.revoked_at is not None:
         # Hash anyway so a missing token costs the same time as a wrong secret.
         hmac.compare_digest(hash_secret(secret), "0" * 64)

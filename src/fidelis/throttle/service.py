@@ -29,10 +29,13 @@ class Limit:
     window: timedelta
 
 
+def client_key(client: str) -> str:
+    """The address as failures are stored (bounded length)."""
+    return client[:MAX_CLIENT]
+
+
 async def is_blocked(conn: AsyncConnection, limit: Limit, client: str, *, now: datetime) -> bool:
-    recent = await repository.count(
-        conn, limit.scope, client[:MAX_CLIENT], since=now - limit.window
-    )
+    recent = await repository.count(conn, limit.scope, client_key(client), since=now - limit.window)
     return recent >= limit.failures
 
 
@@ -41,9 +44,9 @@ async def record_failure(
 ) -> None:
     """Count one failure; failures that left every window are dropped on the way."""
     await repository.forget(conn, scope=limit.scope, before=now - limit.window)
-    await repository.add(conn, limit.scope, client[:MAX_CLIENT], now=now)
+    await repository.add(conn, limit.scope, client_key(client), now=now)
 
 
 async def forget(conn: AsyncConnection, limit: Limit, client: str) -> None:
     """A success: the client's past failures no longer count."""
-    await repository.forget(conn, scope=limit.scope, client=client[:MAX_CLIENT])
+    await repository.forget(conn, scope=limit.scope, client=client_key(client))

@@ -84,6 +84,11 @@ async def upsert_customer(
 async def get_points(
     customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
+    if not db.is_sqlite:
+        async with db.one_statement() as driver:
+            found = await customer_service.points_at_once(driver, tenant.id, customer_id, now=now)
+        if found is not None:
+            return JSONResponse(views.points_response(found, tenant.program))
     async with db.read() as conn:
         customer = await customer_service.find(conn, tenant.id, customer_id)
         if customer is None:
@@ -149,6 +154,20 @@ async def history(
 async def change_points(
     customer_id: CustomerIdent, body: PointsChangeRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
+    if not db.is_sqlite:
+        async with db.one_statement(queue=_queue(tenant, customer_id)) as driver:
+            added = await adjustment.add_points_at_once(
+                driver,
+                tenant_id=tenant.id,
+                program=tenant.program,
+                ident=customer_id,
+                points=body.Points,
+                change=_change(body),
+                now=now,
+            )
+        if added is not None:
+            return envelope.ok(views.points_response(added, tenant.program))
+
     async def apply(conn: Connection) -> PointsSummary:
         return await adjustment.change_points(
             conn,
@@ -226,13 +245,18 @@ async def _changed(
     A reused ChangeKey is an error whose `Result` is still the customer's current points.
     """
     try:
-        async with db.write(queue=f"{tenant.id}:{customer_id}") as conn:
+        async with db.write(queue=_queue(tenant, customer_id)) as conn:
             summary = await apply(conn)
     except ChangeKeyAlreadyUsed as exc:
         return envelope.error(
             exc, result=views.points_response(exc.details["summary"], tenant.program)
         )
     return envelope.ok(views.points_response(summary, tenant.program))
+
+
+def _queue(tenant: Tenant, customer_id: str) -> str:
+    """The name writers of one customer queue on in this process (`Database.write`)."""
+    return f"{tenant.id}:{customer_id}"
 
 
 def _change(body: PointsChangeRequest | CashbackChangeRequest) -> Change:

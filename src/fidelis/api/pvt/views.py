@@ -77,8 +77,8 @@ def points_response(summary: PointsSummary, program: ProgramSettings) -> dict[st
     balances = summary.balances
     return {
         "CustomerExists": True,
-        "InternalId": str(summary.customer.id),
-        "Name": summary.customer.name,
+        "InternalId": str(summary.customer_id),
+        "Name": summary.name,
         "PointsBalance": balances.spendable,
         "PendingPoints": balances.pending,
         "HeldPoints": balances.held,
