@@ -1,4 +1,4 @@
-"""The ledger's one-statement paths on PostgreSQL: calls of the functions of migration 0012.
+"""The ledger's one-statement paths on PostgreSQL: calls of the functions in `pgfunctions.py`.
 
 The two requests stores send most — add points, read a customer's points — cost one round trip
 each here instead of a dozen statements: the function does the same writes and reads as

@@ -1,0 +1,138 @@
+"""The PostgreSQL functions behind `ledger/hotpath.py`, as migrations install them.
+
+They write the ledger's tables, so their text lives in the ledger package; each is versioned
+by name (`_V1`, ...): a migration installs one version, and a change is a new constant and a
+new migration, never an edit of one a migration already uses.
+
+- `fidelis_points_summary(tenant, customer, now, history)`: a settled customer's Points Response
+  data (cached balances, free points per expiry, the newest movements) as one JSON document; the
+  same reads as `customer.service.points_summary` does statement by statement. PL/pgSQL rather
+  than SQL because PL/pgSQL keeps its statements' plans for the session (an SQL function is
+  planned again at every call: 1.7 ms of a 2 ms call here).
+- `fidelis_credit_now(...)`: a manual credit of available points (`ledger.service.credit` with
+  the ChangeKey claim of `adjustment.service`), then the summary. It applies only to the plain
+  case — customer found by OriginalId, enabled, nothing due to settle, no debt, key not used —
+  and otherwise returns no row having written nothing, so the caller runs the general path,
+  which raises the right error or does the rarer work (settling, paying off debt).
+"""
+
+from __future__ import annotations
+
+SUMMARY_V1 = """
+CREATE FUNCTION fidelis_points_summary(
+    p_tenant integer, p_customer bigint, p_now timestamptz, p_history integer
+) RETURNS json LANGUAGE plpgsql STABLE AS $$
+BEGIN
+RETURN json_build_object(
+    'balances', (
+        SELECT coalesce(json_object_agg(a.kind, a.balance), '{}'::json)
+        FROM account a
+        WHERE a.tenant_id = p_tenant AND a.customer_id = p_customer
+          AND a.kind IN ('available', 'pending', 'held', 'debt')),
+    'expiring', (
+        SELECT coalesce(json_agg(json_build_array(e.expires_at, e.points)
+                                 ORDER BY e.expires_at), '[]'::json)
+        FROM (SELECT l.expires_at, sum(l.remaining - l.held) AS points
+              FROM lot l
+              WHERE l.tenant_id = p_tenant AND l.customer_id = p_customer
+                AND l.status = 'available' AND l.expires_at > p_now
+                AND l.remaining > l.held
+              GROUP BY l.expires_at) e),
+    'history', (
+        SELECT coalesce(json_agg(json_build_array(
+                   h.id, h.type, h.points, h.point_type, h.created_at, h.customer_reason,
+                   h.order_ref, h.expires_at, h.canceled) ORDER BY h.id DESC), '[]'::json)
+        FROM (SELECT t.id, t.type, t.points, t.point_type, t.created_at, t.customer_reason,
+                     t.order_ref, cl.expires_at, r.id IS NOT NULL AS canceled
+              FROM transfer t
+              LEFT JOIN transfer r ON r.tenant_id = t.tenant_id AND r.reverses_id = t.id
+              LEFT JOIN lot cl ON cl.tenant_id = t.tenant_id AND cl.transfer_id = t.id
+              WHERE t.tenant_id = p_tenant AND t.customer_id = p_customer AND t.points <> 0
+              ORDER BY t.id DESC
+              LIMIT p_history) h));
+END
+$$
+"""
+
+CREDIT_NOW_V1 = """
+CREATE FUNCTION fidelis_credit_now(
+    p_tenant integer, p_original_id text, p_now timestamptz, p_amount bigint,
+    p_type text, p_point_type integer, p_origin text, p_expires_at timestamptz,
+    p_reason text, p_customer_reason text,
+    p_key_scope text, p_key text, p_key_hash text, p_history integer
+) RETURNS TABLE (customer_id bigint, name text, transfer_id bigint, summary json)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_customer bigint;
+    v_name text;
+    v_enabled boolean;
+    v_settle_at timestamptz;
+    v_debt bigint;
+    v_transfer bigint;
+    v_issued bigint;
+    v_available bigint;
+BEGIN
+    SELECT c.id, c.name, c.is_enabled, c.settle_at
+    INTO v_customer, v_name, v_enabled, v_settle_at
+    FROM customer c
+    WHERE c.tenant_id = p_tenant AND c.original_id = p_original_id
+    FOR NO KEY UPDATE;
+    IF v_customer IS NULL OR NOT v_enabled OR v_settle_at <= p_now THEN
+        RETURN;
+    END IF;
+    SELECT a.balance INTO v_debt FROM account a
+    WHERE a.tenant_id = p_tenant AND a.customer_id = v_customer AND a.kind = 'debt';
+    IF v_debt < 0 THEN
+        RETURN;
+    END IF;
+    IF p_key IS NOT NULL THEN
+        INSERT INTO idempotency_key (tenant_id, scope, key, request_hash, customer_id,
+                                     created_at)
+        VALUES (p_tenant, p_key_scope, p_key, p_key_hash, v_customer, p_now)
+        ON CONFLICT DO NOTHING;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    END IF;
+    INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type, reason,
+                          customer_reason, change_key, created_at)
+    VALUES (p_tenant, v_customer, p_type, p_amount, p_amount, p_point_type, p_reason,
+            p_customer_reason, p_key, p_now)
+    RETURNING id INTO v_transfer;
+    -- A customer's accounts exist after their first movement: a plain UPDATE then, which is
+    -- cheaper than an upsert's speculative insertion.
+    UPDATE account SET balance = balance - p_amount
+    WHERE tenant_id = p_tenant AND customer_id = v_customer AND kind = 'issued'
+    RETURNING id INTO v_issued;
+    IF NOT FOUND THEN
+        INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+        VALUES (p_tenant, v_customer, 'issued', -p_amount)
+        ON CONFLICT (tenant_id, customer_id, kind) DO UPDATE SET balance = a.balance - p_amount
+        RETURNING a.id INTO v_issued;
+    END IF;
+    UPDATE account SET balance = balance + p_amount
+    WHERE tenant_id = p_tenant AND customer_id = v_customer AND kind = 'available'
+    RETURNING id INTO v_available;
+    IF NOT FOUND THEN
+        INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+        VALUES (p_tenant, v_customer, 'available', p_amount)
+        ON CONFLICT (tenant_id, customer_id, kind) DO UPDATE SET balance = a.balance + p_amount
+        RETURNING a.id INTO v_available;
+    END IF;
+    INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
+    VALUES (p_tenant, v_transfer, v_issued, -p_amount),
+           (p_tenant, v_transfer, v_available, p_amount);
+    INSERT INTO lot (tenant_id, customer_id, transfer_id, origin, amount, remaining, held,
+                     status, available_at, expires_at, created_at)
+    VALUES (p_tenant, v_customer, v_transfer, p_origin, p_amount, p_amount, 0, 'available',
+            p_now, p_expires_at, p_now);
+    IF p_expires_at IS NOT NULL AND (v_settle_at IS NULL OR v_settle_at > p_expires_at) THEN
+        UPDATE customer SET settle_at = p_expires_at
+        WHERE tenant_id = p_tenant AND id = v_customer;
+    END IF;
+    RETURN QUERY SELECT v_customer, v_name, v_transfer,
+        fidelis_points_summary(p_tenant, v_customer, p_now, p_history);
+END
+$$
+"""
