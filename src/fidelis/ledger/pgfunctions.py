@@ -42,11 +42,19 @@ RETURN json_build_object(
         SELECT coalesce(json_agg(json_build_array(
                    h.id, h.type, h.points, h.point_type, h.created_at, h.customer_reason,
                    h.order_ref, h.expires_at, h.canceled) ORDER BY h.id DESC), '[]'::json)
+        -- The newest movements first, then per movement (20 at most) its credit lot and
+        -- whether it was reversed: correlated lookups by index that no join order or stale
+        -- statistics can turn into a scan of the tenant's transfers (a plan the function
+        -- keeps for the whole session).
         FROM (SELECT t.id, t.type, t.points, t.point_type, t.created_at, t.customer_reason,
-                     t.order_ref, cl.expires_at, r.id IS NOT NULL AS canceled
+                     t.order_ref,
+                     (SELECT cl.expires_at FROM lot cl
+                      WHERE cl.tenant_id = t.tenant_id AND cl.transfer_id = t.id
+                      LIMIT 1) AS expires_at,
+                     EXISTS (SELECT 1 FROM transfer r
+                             WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id)
+                         AS canceled
               FROM transfer t
-              LEFT JOIN transfer r ON r.tenant_id = t.tenant_id AND r.reverses_id = t.id
-              LEFT JOIN lot cl ON cl.tenant_id = t.tenant_id AND cl.transfer_id = t.id
               WHERE t.tenant_id = p_tenant AND t.customer_id = p_customer AND t.points <> 0
               ORDER BY t.id DESC
               LIMIT p_history) h));

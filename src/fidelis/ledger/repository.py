@@ -308,9 +308,30 @@ async def list_history(
     limit: int,
     offset: int = 0,
 ) -> list[HistoryItem]:
-    """The customer's visible movements, newest first."""
+    """The customer's visible movements, newest first.
+
+    The page is cut from the customer's transfers first; each one's credit lot and reversal
+    are then looked up by index (correlated subqueries), which no join order or stale
+    statistics can turn into a scan of the tenant's transfers.
+    """
     reversal = transfer.alias("reversal")
     credit_lot = lot.alias("credit_lot")
+    expires_at = (
+        select(credit_lot.c.expires_at)
+        .where(
+            credit_lot.c.tenant_id == transfer.c.tenant_id,
+            credit_lot.c.transfer_id == transfer.c.id,
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
+    canceled = (
+        select(reversal.c.id)
+        .where(
+            reversal.c.tenant_id == transfer.c.tenant_id, reversal.c.reverses_id == transfer.c.id
+        )
+        .exists()
+    )
     rows = await conn.execute(
         select(
             transfer.c.id,
@@ -320,23 +341,8 @@ async def list_history(
             transfer.c.created_at,
             transfer.c.customer_reason,
             transfer.c.order_ref,
-            credit_lot.c.expires_at,
-            reversal.c.id.label("reversal_id"),
-        )
-        .select_from(
-            transfer.outerjoin(
-                reversal,
-                and_(
-                    reversal.c.tenant_id == transfer.c.tenant_id,
-                    reversal.c.reverses_id == transfer.c.id,
-                ),
-            ).outerjoin(
-                credit_lot,
-                and_(
-                    credit_lot.c.tenant_id == transfer.c.tenant_id,
-                    credit_lot.c.transfer_id == transfer.c.id,
-                ),
-            )
+            expires_at.label("expires_at"),
+            canceled.label("canceled"),
         )
         .where(
             transfer.c.tenant_id == tenant_id,
@@ -357,7 +363,7 @@ async def list_history(
             customer_reason=r.customer_reason,
             order_ref=r.order_ref,
             expires_at=r.expires_at,
-            is_canceled=r.reversal_id is not None,
+            is_canceled=bool(r.canceled),
         )
         for r in rows
     ]
