@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from fidelis.db.types import UtcDateTime
@@ -126,8 +127,15 @@ transfer = Table(
     Column("order_ref", String(200), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "id"),
-    # A transfer is reversed at most once.
-    UniqueConstraint("tenant_id", "reverses_id"),
+    # A transfer is reversed at most once (an index over reversals only).
+    Index(
+        "uq_transfer_reversal",
+        "tenant_id",
+        "reverses_id",
+        unique=True,
+        postgresql_where=text("reverses_id IS NOT NULL"),
+        sqlite_where=text("reverses_id IS NOT NULL"),
+    ),
     CheckConstraint("amount > 0", name="amount_positive"),
     Index("ix_transfer_customer", "tenant_id", "customer_id", "id"),
 )
@@ -171,6 +179,14 @@ lot = Table(
     CheckConstraint("status IN ('pending', 'available', 'expired')", name="status_known"),
     Index("ix_lot_customer", "tenant_id", "customer_id", "status"),
     Index("ix_lot_transfer", "tenant_id", "transfer_id"),
+    Index(
+        "ix_lot_expiring",
+        "tenant_id",
+        "customer_id",
+        "expires_at",
+        postgresql_where=text("status = 'available' AND expires_at IS NOT NULL"),
+        sqlite_where=text("status = 'available' AND expires_at IS NOT NULL"),
+    ),
 )
 
 lot_movement = Table(

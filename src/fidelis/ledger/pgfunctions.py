@@ -35,7 +35,8 @@ RETURN json_build_object(
         FROM (SELECT l.expires_at, sum(l.remaining - l.held) AS points
               FROM lot l
               WHERE l.tenant_id = p_tenant AND l.customer_id = p_customer
-                AND l.status = 'available' AND l.expires_at > p_now
+                AND l.status = 'available' AND l.expires_at IS NOT NULL
+                AND l.expires_at > p_now
                 AND l.remaining > l.held
               GROUP BY l.expires_at) e),
     'history', (
