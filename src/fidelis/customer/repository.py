@@ -1,4 +1,5 @@
-"""SQL for customers. Built per call with the tenant id: no statement can forget the tenant."""
+"""SQL for customers. Every statement takes the tenant id (a bind parameter SQLAlchemy refuses
+to leave unset); the lookups every request makes are built once."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import customer
@@ -60,28 +61,34 @@ COLUMNS = (
 )
 
 
+def _lookup(column: str, *, for_update: bool) -> Any:
+    statement = select(*COLUMNS).where(
+        customer.c.tenant_id == bindparam("tenant_id"), customer.c[column] == bindparam("value")
+    )
+    return statement.with_for_update() if for_update else statement
+
+
+_LOOKUPS = {
+    (column, for_update): _lookup(column, for_update=for_update)
+    for column in ("id", "original_id", "email_key", "document")
+    for for_update in (False, True)
+}
+
+
 async def get_by(
     conn: AsyncConnection, tenant_id: int, column: str, value: str, *, for_update: bool = False
 ) -> Customer | None:
     """The customer whose `column` (original_id, email_key or document) equals `value`."""
-    statement = select(*COLUMNS).where(
-        customer.c.tenant_id == tenant_id, customer.c[column] == value
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await conn.execute(statement)).first()
+    statement = _LOOKUPS[(column, for_update)]
+    row = (await conn.execute(statement, {"tenant_id": tenant_id, "value": value})).first()
     return None if row is None else from_row(row)
 
 
 async def get_by_id(
     conn: AsyncConnection, tenant_id: int, customer_id: int, *, for_update: bool = False
 ) -> Customer | None:
-    statement = select(*COLUMNS).where(
-        customer.c.tenant_id == tenant_id, customer.c.id == customer_id
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await conn.execute(statement)).first()
+    statement = _LOOKUPS[("id", for_update)]
+    row = (await conn.execute(statement, {"tenant_id": tenant_id, "value": customer_id})).first()
     return None if row is None else from_row(row)
 
 

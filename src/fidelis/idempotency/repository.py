@@ -7,10 +7,28 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import idempotency_key
-from fidelis.ledger.repository import dialect_insert
+
+
+def _claim(insert_of: Any) -> Any:
+    return (
+        insert_of(idempotency_key)
+        .on_conflict_do_nothing(
+            index_elements=[
+                idempotency_key.c.tenant_id,
+                idempotency_key.c.scope,
+                idempotency_key.c.key,
+            ]
+        )
+        .returning(idempotency_key.c.key)
+    )
+
+
+# Built once per dialect: a key is claimed by most writes.
+_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
 
 
 async def claim(
@@ -28,26 +46,15 @@ async def claim(
     On PostgreSQL a concurrent, uncommitted claim of the same key makes this wait until that
     transaction ends, so two duplicates can never both get True.
     """
-    statement = (
-        dialect_insert(conn, idempotency_key)
-        .values(
-            tenant_id=tenant_id,
-            scope=scope,
-            key=key,
-            request_hash=request_hash,
-            customer_id=customer_id,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[
-                idempotency_key.c.tenant_id,
-                idempotency_key.c.scope,
-                idempotency_key.c.key,
-            ]
-        )
-        .returning(idempotency_key.c.key)
-    )
-    return (await conn.execute(statement)).first() is not None
+    values = {
+        "tenant_id": tenant_id,
+        "scope": scope,
+        "key": key,
+        "request_hash": request_hash,
+        "customer_id": customer_id,
+        "created_at": now,
+    }
+    return (await conn.execute(_CLAIM[conn.dialect.name], values)).first() is not None
 
 
 @dataclass(frozen=True, slots=True)

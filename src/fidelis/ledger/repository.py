@@ -44,6 +44,32 @@ def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     return sqlite.insert(table)
 
 
+# The statements every movement runs are built once (building one costs more than running
+# it); each takes the tenant as a bind parameter, which SQLAlchemy refuses to leave unset.
+_ADD_TRANSFER = insert(transfer).returning(transfer.c.id)
+_ADD_ENTRY = insert(entry)
+_ADD_LOT = insert(lot).returning(lot.c.id)
+
+
+def _balances_upsert(insert_of: Any) -> Any:
+    upsert = insert_of(account)
+    return upsert.on_conflict_do_update(
+        index_elements=[account.c.tenant_id, account.c.customer_id, account.c.kind],
+        set_={"balance": account.c.balance + upsert.excluded.balance},
+    ).returning(account.c.id, account.c.kind)
+
+
+_MOVE_BALANCES = {
+    "postgresql": _balances_upsert(postgresql.insert),
+    "sqlite": _balances_upsert(sqlite.insert),
+}
+
+
+def _move_balances(conn: AsyncConnection) -> Any:
+    """Add each row's `balance` to its account, creating the account if it is new."""
+    return _MOVE_BALANCES[conn.dialect.name]
+
+
 async def add_transfer(
     conn: AsyncConnection,
     *,
@@ -75,62 +101,37 @@ async def add_transfer(
         point_type = type.kind.point_type
     transfer_id = (
         await conn.execute(
-            insert(transfer)
-            .values(
-                tenant_id=tenant_id,
-                customer_id=customer_id,
-                type=type.value,
-                amount=amount,
-                points=points,
-                point_type=int(point_type) if point_type is not None else None,
-                reason=reason,
-                customer_reason=customer_reason,
-                change_key=change_key,
-                reverses_id=reverses_id,
-                order_ref=order_ref,
-                created_at=now,
-            )
-            .returning(transfer.c.id)
+            _ADD_TRANSFER,
+            {
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "type": type.value,
+                "amount": amount,
+                "points": points,
+                "point_type": int(point_type) if point_type is not None else None,
+                "reason": reason,
+                "customer_reason": customer_reason,
+                "change_key": change_key,
+                "reverses_id": reverses_id,
+                "order_ref": order_ref,
+                "created_at": now,
+            },
         )
     ).scalar_one()
-    upsert = dialect_insert(conn, account).values(
-        [
-            {
-                "tenant_id": tenant_id,
-                "customer_id": customer_id,
-                "kind": source.value,
-                "balance": -amount,
-            },
-            {
-                "tenant_id": tenant_id,
-                "customer_id": customer_id,
-                "kind": destination.value,
-                "balance": amount,
-            },
-        ]
-    )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[account.c.tenant_id, account.c.customer_id, account.c.kind],
-        set_={"balance": account.c.balance + upsert.excluded.balance},
-    ).returning(account.c.id, account.c.kind)
-    account_ids = {row.kind: row.id for row in await conn.execute(upsert)}
+    moved = [
+        {"tenant_id": tenant_id, "customer_id": customer_id, "kind": k, "balance": b}
+        for k, b in ((source.value, -amount), (destination.value, amount))
+    ]
+    account_ids = {row.kind: row.id for row in await conn.execute(_move_balances(conn), moved)}
     await conn.execute(
-        insert(entry).values(
-            [
-                {
-                    "tenant_id": tenant_id,
-                    "transfer_id": transfer_id,
-                    "account_id": account_ids[source.value],
-                    "amount": -amount,
-                },
-                {
-                    "tenant_id": tenant_id,
-                    "transfer_id": transfer_id,
-                    "account_id": account_ids[destination.value],
-                    "amount": amount,
-                },
-            ]
-        )
+        _ADD_ENTRY,
+        [
+            {"tenant_id": tenant_id, "transfer_id": transfer_id, "account_id": i, "amount": a}
+            for i, a in (
+                (account_ids[source.value], -amount),
+                (account_ids[destination.value], amount),
+            )
+        ],
     )
     metrics.count_transfer(type.value, amount)
     return Transfer(id=transfer_id, type=type, amount=amount, created_at=now)
@@ -150,21 +151,20 @@ async def add_lot(
     now: datetime,
 ) -> int:
     result = await conn.execute(
-        insert(lot)
-        .values(
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            transfer_id=transfer_id,
-            origin=origin,
-            amount=amount,
-            remaining=amount,
-            held=0,
-            status=status.value,
-            available_at=available_at,
-            expires_at=expires_at,
-            created_at=now,
-        )
-        .returning(lot.c.id)
+        _ADD_LOT,
+        {
+            "tenant_id": tenant_id,
+            "customer_id": customer_id,
+            "transfer_id": transfer_id,
+            "origin": origin,
+            "amount": amount,
+            "remaining": amount,
+            "held": 0,
+            "status": status.value,
+            "available_at": available_at,
+            "expires_at": expires_at,
+            "created_at": now,
+        },
     )
     return int(result.scalar_one())
 
@@ -181,23 +181,29 @@ def _lot(row: Any) -> Lot:
     )
 
 
+_FREE = func.sum(lot.c.remaining - lot.c.held)
+_SUM_EXPIRING = (
+    select(lot.c.expires_at, _FREE.label("points"))
+    .where(
+        lot.c.tenant_id == bindparam("tenant_id"),
+        lot.c.customer_id == bindparam("customer_id"),
+        lot.c.status == LotStatus.available.value,
+        lot.c.expires_at.is_not(None),
+        lot.c.expires_at > bindparam("after"),
+        lot.c.remaining > lot.c.held,
+    )
+    .group_by(lot.c.expires_at)
+    .order_by(lot.c.expires_at)
+)
+
+
 async def sum_expiring(
     conn: AsyncConnection, tenant_id: int, customer_id: int, *, after: datetime
 ) -> list[tuple[datetime, int]]:
     """Free points of available lots that expire after `after`, summed per expiry, soonest
     first (the database adds them up: a customer may hold thousands of lots)."""
-    free = func.sum(lot.c.remaining - lot.c.held)
     rows = await conn.execute(
-        select(lot.c.expires_at, free.label("points"))
-        .where(
-            lot.c.tenant_id == tenant_id,
-            lot.c.customer_id == customer_id,
-            lot.c.status == LotStatus.available.value,
-            lot.c.expires_at > after,
-            lot.c.remaining > lot.c.held,
-        )
-        .group_by(lot.c.expires_at)
-        .order_by(lot.c.expires_at)
+        _SUM_EXPIRING, {"tenant_id": tenant_id, "customer_id": customer_id, "after": after}
     )
     return [(r.expires_at, int(r.points)) for r in rows]
 
@@ -258,14 +264,15 @@ async def set_lot_status(
         )
 
 
+_GET_BALANCES = select(account.c.kind, account.c.balance).where(
+    account.c.tenant_id == bindparam("tenant_id"),
+    account.c.customer_id == bindparam("customer_id"),
+    account.c.kind.in_([k.value for k in _CUSTOMER_SIDE]),
+)
+
+
 async def get_balances(conn: AsyncConnection, tenant_id: int, customer_id: int) -> Balances:
-    rows = await conn.execute(
-        select(account.c.kind, account.c.balance).where(
-            account.c.tenant_id == tenant_id,
-            account.c.customer_id == customer_id,
-            account.c.kind.in_([k.value for k in _CUSTOMER_SIDE]),
-        )
-    )
+    rows = await conn.execute(_GET_BALANCES, {"tenant_id": tenant_id, "customer_id": customer_id})
     by_kind = {row.kind: row.balance for row in rows}
     return Balances(
         available=by_kind.get(AccountKind.available, 0),
@@ -300,15 +307,8 @@ async def lower_settle_at(
     )
 
 
-async def list_history(
-    conn: AsyncConnection,
-    tenant_id: int,
-    customer_id: int,
-    *,
-    limit: int,
-    offset: int = 0,
-) -> list[HistoryItem]:
-    """The customer's visible movements, newest first.
+def _history() -> Any:
+    """The customer's visible movements, newest first, a page of them.
 
     The page is cut from the customer's transfers first; each one's credit lot and reversal
     are then looked up by index (correlated subqueries), which no join order or stale
@@ -332,7 +332,7 @@ async def list_history(
         )
         .exists()
     )
-    rows = await conn.execute(
+    return (
         select(
             transfer.c.id,
             transfer.c.type,
@@ -345,13 +345,31 @@ async def list_history(
             canceled.label("canceled"),
         )
         .where(
-            transfer.c.tenant_id == tenant_id,
-            transfer.c.customer_id == customer_id,
+            transfer.c.tenant_id == bindparam("tenant_id"),
+            transfer.c.customer_id == bindparam("customer_id"),
             transfer.c.points != 0,
         )
         .order_by(transfer.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+_HISTORY = _history()
+
+
+async def list_history(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    limit: int,
+    offset: int = 0,
+) -> list[HistoryItem]:
+    """The customer's visible movements, newest first (`_history`)."""
+    rows = await conn.execute(
+        _HISTORY,
+        {"tenant_id": tenant_id, "customer_id": customer_id, "limit": limit, "offset": offset},
     )
     return [
         HistoryItem(
