@@ -103,11 +103,11 @@ async def upsert(
     if target == COMPLETED and report.completed_at is None:
         raise InvalidField("OrderCompletedDate is required when IsCompleted is true.")
     total_cents = _cents(report.total, "OrderTotal") if report.total is not None else None
-    order = await repository.get(conn, tenant_id, report.original_id, for_update=True)
-    if order is None:
+    existing = await _lock_existing(conn, tenant_id, report.original_id, now)
+    if existing is None:
         order, customer = await _create(conn, tenant_id, report, total_cents, now)
     else:
-        customer = await customer_service.lock_by_id(conn, tenant_id, order.customer_id, now=now)
+        order, customer = existing
     if order.state == CANCELLED and target != CANCELLED:
         raise InvalidOrderTransition("A cancelled order cannot change state.")
     if order.state == COMPLETED and target == PENDING:
@@ -326,10 +326,26 @@ async def get(conn: AsyncConnection, tenant_id: int, original_id: str) -> Outcom
 async def _locked(
     conn: AsyncConnection, tenant_id: int, original_id: str, now: datetime
 ) -> tuple[Order, Customer]:
-    order = await repository.get(conn, tenant_id, original_id, for_update=True)
-    if order is None:
+    existing = await _lock_existing(conn, tenant_id, original_id, now)
+    if existing is None:
         raise OrderNotFound(f"order {original_id!r} not found")
-    return order, await customer_service.lock_by_id(conn, tenant_id, order.customer_id, now=now)
+    return existing
+
+
+async def _lock_existing(
+    conn: AsyncConnection, tenant_id: int, original_id: str, now: datetime
+) -> tuple[Order, Customer] | None:
+    """The order and its customer, both locked, or None if there is no such order.
+
+    The customer's lock first, as every write (and creating an order) takes it, then the
+    order's own row: two requests on one order never wait for each other in a circle. (An
+    order's customer never changes, so the unlocked read names the right one.)
+    """
+    found = await repository.get(conn, tenant_id, original_id)
+    if found is None:
+        return None
+    customer = await customer_service.lock_by_id(conn, tenant_id, found.customer_id, now=now)
+    return await _reload(conn, tenant_id, original_id, for_update=True), customer
 
 
 async def cancel(
