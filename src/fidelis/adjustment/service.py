@@ -23,6 +23,7 @@ from fidelis.errors import (
     ChangeKeyAlreadyUsed,
     CustomerDisabled,
     CustomerReasonTooLong,
+    FidelisError,
     InvalidValue,
     OperationTypeMismatch,
     PointsCannotBeZero,
@@ -101,13 +102,13 @@ async def add_points_at_once(
     `Database.one_statement`); None, having written nothing, whenever any rule could refuse
     the change or more work is due: the caller then runs `change_points`, which decides.
     """
-    if points <= 0 or change.operation != ADD or blank(change.reason):
+    if points <= 0:
         return None
-    customer_reason = _customer_reason(change)
-    if customer_reason is not None and len(customer_reason) > CUSTOMER_REASON_MAX:
-        return None
-    if change.expiration_date is not None and change.expiration_date <= now:
-        return None
+    try:
+        customer_reason = _checked_request(change, points)
+        expires_at = _expiry(program, change.expiration_date, now)
+    except FidelisError:
+        return None  # the general path raises it, in the contract's order
     found = await hotpath.credit_now(
         driver,
         tenant_id=tenant_id,
@@ -116,7 +117,7 @@ async def add_points_at_once(
         amount=points,
         origin="adjustment",
         now=now,
-        expires_at=_expiry(program, change.expiration_date, now),
+        expires_at=expires_at,
         reason=(change.reason or "").strip(),
         customer_reason=customer_reason,
         key_scope=CHANGE_KEY_SCOPE,
@@ -180,13 +181,7 @@ async def _apply(
     endpoint: str,
     fingerprint: dict[str, object],
 ) -> PointsSummary:
-    if (change.operation == ADD) != (points > 0):
-        raise OperationTypeMismatch()
-    if blank(change.reason):
-        raise ReasonRequired()
-    customer_reason = _customer_reason(change)
-    if customer_reason is not None and len(customer_reason) > CUSTOMER_REASON_MAX:
-        raise CustomerReasonTooLong()
+    customer_reason = _checked_request(change, points)
     if not customer.is_enabled:
         raise CustomerDisabled()
     expires_at = _expiry(program, change.expiration_date, now) if points > 0 else None
@@ -225,11 +220,23 @@ async def _apply(
     return await customer_service.points_summary(conn, tenant_id, customer, now=now)
 
 
-def _customer_reason(change: Change) -> str | None:
-    """The customer-facing reason as stored: sanitized, None when blank."""
+def _checked_request(change: Change, points: int) -> str | None:
+    """The rules that need no database, in the contract's order; the customer-facing reason
+    as stored (sanitized, None when blank).
+
+    Raises:
+        OperationTypeMismatch, ReasonRequired, CustomerReasonTooLong.
+    """
+    if (change.operation == ADD) != (points > 0):
+        raise OperationTypeMismatch()
+    if blank(change.reason):
+        raise ReasonRequired()
     if blank(change.customer_reason):
         return None
-    return strip_html(change.customer_reason or "") or None
+    customer_reason = strip_html(change.customer_reason or "")
+    if len(customer_reason) > CUSTOMER_REASON_MAX:
+        raise CustomerReasonTooLong()
+    return customer_reason or None
 
 
 def _fingerprint(endpoint: str, ident: str, change: Change, fields: dict[str, object]) -> str:

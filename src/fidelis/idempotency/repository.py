@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import idempotency_key
+from fidelis.ledger.repository import built_per_dialect
 
 
-def _claim(insert_of: Any) -> Any:
+def _claim(insert_of: Callable[[Table], Any]) -> Any:
     return (
         insert_of(idempotency_key)
         .on_conflict_do_nothing(
@@ -27,8 +28,8 @@ def _claim(insert_of: Any) -> Any:
     )
 
 
-# Built once per dialect: a key is claimed by most writes.
-_CLAIM = {"postgresql": _claim(postgresql.insert), "sqlite": _claim(sqlite.insert)}
+# Built once: a key is claimed by most writes.
+_claim_statement = built_per_dialect(_claim)
 
 
 async def claim(
@@ -54,7 +55,7 @@ async def claim(
         "customer_id": customer_id,
         "created_at": now,
     }
-    return (await conn.execute(_CLAIM[conn.dialect.name], values)).first() is not None
+    return (await conn.execute(_claim_statement(conn), values)).first() is not None
 
 
 @dataclass(frozen=True, slots=True)

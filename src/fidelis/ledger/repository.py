@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +51,19 @@ _ADD_ENTRY = insert(entry)
 _ADD_LOT = insert(lot).returning(lot.c.id)
 
 
-def _balances_upsert(insert_of: Any) -> Any:
+def built_per_dialect(build: Callable[[Callable[[Table], Any]], Any]) -> Callable[..., Any]:
+    """For an ON CONFLICT statement built once: `build(insert_of)` for each database; the
+    returned function gives the one for a connection (`dialect_insert`, prebuilt)."""
+    built = {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
+
+    def of(conn: AsyncConnection) -> Any:
+        return built[conn.dialect.name]
+
+    return of
+
+
+def _balances_upsert(insert_of: Callable[[Table], Any]) -> Any:
+    """Add each row's `balance` to its account, creating the account if it is new."""
     upsert = insert_of(account)
     return upsert.on_conflict_do_update(
         index_elements=[account.c.tenant_id, account.c.customer_id, account.c.kind],
@@ -59,15 +71,7 @@ def _balances_upsert(insert_of: Any) -> Any:
     ).returning(account.c.id, account.c.kind)
 
 
-_MOVE_BALANCES = {
-    "postgresql": _balances_upsert(postgresql.insert),
-    "sqlite": _balances_upsert(sqlite.insert),
-}
-
-
-def _move_balances(conn: AsyncConnection) -> Any:
-    """Add each row's `balance` to its account, creating the account if it is new."""
-    return _MOVE_BALANCES[conn.dialect.name]
+_move_balances = built_per_dialect(_balances_upsert)
 
 
 async def add_transfer(
@@ -181,9 +185,8 @@ def _lot(row: Any) -> Lot:
     )
 
 
-_FREE = func.sum(lot.c.remaining - lot.c.held)
 _SUM_EXPIRING = (
-    select(lot.c.expires_at, _FREE.label("points"))
+    select(lot.c.expires_at, func.sum(lot.c.remaining - lot.c.held).label("points"))
     .where(
         lot.c.tenant_id == bindparam("tenant_id"),
         lot.c.customer_id == bindparam("customer_id"),

@@ -101,9 +101,9 @@ async def authenticate(
             the credentials are even compared (the failures are read in the same round trip).
     """
     record, failures = await repository.get_key_and_failures(
-        conn, token, scope=limit.scope, client=throttle.client_key(client), since=now - limit.window
+        conn, token, scope=limit.scope, client=throttle.client_key(client), since=limit.since(now)
     )
-    if failures >= limit.failures:
+    if limit.reached(failures):
         raise RateLimited()
     if record is None or record.revoked_at is not None:
         # Hash anyway so a missing token costs the same time as a wrong secret.

@@ -10,20 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import auth_failure
 
-
-async def count(conn: AsyncConnection, scope: str, client: str, *, since: datetime) -> int:
-    result = await conn.execute(
-        select(func.count()).where(
-            auth_failure.c.scope == scope,
-            auth_failure.c.client == client,
-            auth_failure.c.failed_at > since,
-        )
-    )
-    return int(result.scalar_one())
-
-
-# `count` as a subquery with the parameters `failure_scope`, `failure_client` and
-# `failure_since`, for a statement that reads more in the same round trip (API key lookup).
+# The failures of one client in one scope after an instant, with the parameters
+# `failure_scope`, `failure_client` and `failure_since`: alone (`count`) or inside a statement
+# that reads more in the same round trip (the API key lookup).
 RECENT: ScalarSelect[int] = (
     select(func.count())
     .where(
@@ -33,6 +22,11 @@ RECENT: ScalarSelect[int] = (
     )
     .scalar_subquery()
 )
+
+
+async def count(conn: AsyncConnection, scope: str, client: str, *, since: datetime) -> int:
+    params = {"failure_scope": scope, "failure_client": client, "failure_since": since}
+    return int((await conn.execute(select(RECENT), params)).scalar_one())
 
 
 async def add(conn: AsyncConnection, scope: str, client: str, *, now: datetime) -> None:

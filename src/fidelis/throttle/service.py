@@ -28,6 +28,14 @@ class Limit:
     failures: int
     window: timedelta
 
+    def since(self, now: datetime) -> datetime:
+        """Failures after this instant count."""
+        return now - self.window
+
+    def reached(self, recent: int) -> bool:
+        """`recent` failures within the window block the client."""
+        return recent >= self.failures
+
 
 def client_key(client: str) -> str:
     """The address as failures are stored (bounded length)."""
@@ -35,15 +43,15 @@ def client_key(client: str) -> str:
 
 
 async def is_blocked(conn: AsyncConnection, limit: Limit, client: str, *, now: datetime) -> bool:
-    recent = await repository.count(conn, limit.scope, client_key(client), since=now - limit.window)
-    return recent >= limit.failures
+    recent = await repository.count(conn, limit.scope, client_key(client), since=limit.since(now))
+    return limit.reached(recent)
 
 
 async def record_failure(
     conn: AsyncConnection, limit: Limit, client: str, *, now: datetime
 ) -> None:
     """Count one failure; failures that left every window are dropped on the way."""
-    await repository.forget(conn, scope=limit.scope, before=now - limit.window)
+    await repository.forget(conn, scope=limit.scope, before=limit.since(now))
     await repository.add(conn, limit.scope, client_key(client), now=now)
 
 
