@@ -205,6 +205,38 @@ def test_a_revoked_key_is_refused_at_once(server: Server, tenant: TenantHandle) 
         assert points.json()["PointsBalance"] == 50
 
 
+def test_a_revoked_key_is_refused_at_once_by_original_id(
+    server: Server, tenant: TenantHandle
+) -> None:
+    # By OriginalId the points routes take PostgreSQL's one-statement paths, where a server
+    # that has seen the key authenticate skips its own lookup: the statement itself must
+    # refuse the revoked key.
+    spare = second_key(server, tenant)
+    upsert(tenant, "rita-1")
+    assert add_points(tenant, "rita-1", 50).status_code == 200
+    assert tenant.http.get("/v1/pvt/Customer/rita-1/points").status_code == 200
+
+    revoke(server, tenant, tenant.api_token)
+
+    for response in (
+        add_points(tenant, "rita-1", 50),
+        tenant.http.get("/v1/pvt/Customer/rita-1/points"),
+        add_points(tenant, "rita-1", 50),
+    ):
+        assert unauthorized_problems(response) == []
+    with httpx.Client(
+        base_url=server.base_url, auth=(spare.api_token, spare.api_key), timeout=30
+    ) as other:
+        points = other.get("/v1/pvt/Customer/rita-1/points")
+        assert points.status_code == 200
+        assert points.json()["PointsBalance"] == 50
+        # A wrong secret for the spare key, right after its right one, is refused too.
+        wrong = other.get(
+            "/v1/pvt/Customer/rita-1/points", auth=(spare.api_token, spare.api_key + "x")
+        )
+        assert unauthorized_problems(wrong) == []
+
+
 def test_a_key_revoked_with_the_cli_is_refused(server: Server, tenant: TenantHandle) -> None:
     assert tenant.http.get("/v1/admin/program").status_code == 200
     env = {**os.environ, "FIDELIS_DATABASE_URL": server.database_url}

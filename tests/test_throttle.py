@@ -18,7 +18,14 @@ import pytest
 from fidelis.db.engine import Database
 from fidelis.kit.clock import utc_now
 from fidelis.throttle import service as throttle
-from tests.conftest import Server, TenantHandle, forget_failures_of_this_machine, run_async
+from tests.conftest import (
+    Server,
+    TenantHandle,
+    forget_failures_of_this_machine,
+    points_of,
+    run_async,
+    upsert,
+)
 from tests.faults import ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -37,25 +44,37 @@ def test_failures_on_one_server_block_the_address_on_every_server(
     second.start(tmp_path)
     wrong = (tenant.api_token, "not-the-key")
     path = "/v1/admin/program"
+    upsert(tenant, "blocked-1")
+    points = "/v1/pvt/Customer/blocked-1/points"
+    add = {"Points": 10, "OperationType": 0, "Reason": "test"}
     try:
         with (
             httpx.Client(base_url=first.base_url, timeout=30) as one,
             httpx.Client(base_url=second.base_url, timeout=30) as two,
         ):
             assert one.get(path, auth=tenant.auth).status_code == 200
+            # Points by OriginalId take the one-statement paths, which skip the key lookup
+            # of a key the server has seen: the block must reach them too.
+            for client in (one, two):
+                assert client.post(points, json=add, auth=tenant.auth).status_code == 200
+                assert client.get(points, auth=tenant.auth).status_code == 200
             statuses = [one.get(path, auth=wrong).status_code for _ in range(LIMIT)]
             assert statuses == [401] * LIMIT
             # The address is now blocked on both servers, for right and wrong credentials.
             for client in (one, two):
                 for auth in (wrong, tenant.auth):
-                    refused = client.get(path, auth=auth)
-                    answer = refused.json()
-                    assert (refused.status_code, answer["CodeName"], answer["Code"]) == (
-                        429,
-                        "RateLimited",
-                        "42",
-                    )
-                    assert refused.headers["retry-after"] == "60"
+                    for refused in (
+                        client.get(path, auth=auth),
+                        client.post(points, json=add, auth=auth),
+                        client.get(points, auth=auth),
+                    ):
+                        answer = refused.json()
+                        assert (refused.status_code, answer["CodeName"], answer["Code"]) == (
+                            429,
+                            "RateLimited",
+                            "42",
+                        ), refused.text
+                        assert refused.headers["retry-after"] == "60"
             locked = two.post(
                 "/v1/rewards/lock",
                 json={"customer_id": "x", "total": "1"},
@@ -68,6 +87,9 @@ def test_failures_on_one_server_block_the_address_on_every_server(
     finally:
         first.stop()
         second.stop()
+    forget_failures_of_this_machine(server)
+    # Only the two adds before the block were applied.
+    assert points_of(tenant, "blocked-1")["PointsBalance"] == 20
 
 
 def test_the_window_passes_and_the_address_is_let_in_again(server: Server) -> None:

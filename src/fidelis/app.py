@@ -38,6 +38,7 @@ from fidelis.console import routes as console
 from fidelis.db.engine import Database
 from fidelis.errors import FidelisError, InvalidField
 from fidelis.kit.clock import utc_now
+from fidelis.tenant.keys import KeyCache
 
 log = structlog.get_logger("fidelis.http")
 
@@ -70,6 +71,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.keys = KeyCache()
     routers = [
         pvt_customers.router,
         pvt_orders.router,

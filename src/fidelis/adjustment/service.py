@@ -37,6 +37,7 @@ from fidelis.ledger import hotpath
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import TransferType
 from fidelis.program.schemas import ProgramSettings
+from fidelis.tenant.keys import KeyCheck
 
 ADD, REMOVE = 0, 1
 CUSTOMER_REASON_MAX = 255
@@ -91,6 +92,7 @@ async def change_points(
 async def add_points_at_once(
     driver: Any,
     *,
+    check: KeyCheck,
     tenant_id: int,
     program: ProgramSettings,
     ident: str,
@@ -100,7 +102,8 @@ async def add_points_at_once(
 ) -> PointsSummary | None:
     """`change_points` for the plain add, in one round trip (PostgreSQL,
     `Database.one_statement`); None, having written nothing, whenever any rule could refuse
-    the change or more work is due: the caller then runs `change_points`, which decides.
+    the change or more work is due, or when `check` fails: the caller then authenticates the
+    request in full and runs `change_points`, which decides.
     """
     if points <= 0:
         return None
@@ -111,6 +114,7 @@ async def add_points_at_once(
         return None  # the general path raises it, in the contract's order
     found = await hotpath.credit_now(
         driver,
+        check=check,
         tenant_id=tenant_id,
         original_id=ident,
         type=TransferType.adjustment_credit,

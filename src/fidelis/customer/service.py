@@ -20,6 +20,7 @@ from fidelis.ledger import hotpath
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import Balances, HistoryItem
+from fidelis.tenant.keys import KeyCheck
 
 POINTS_HISTORY_SIZE = 20
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -265,12 +266,18 @@ async def points_summary(
 
 
 async def points_at_once(
-    driver: Any, tenant_id: int, ident: str, *, now: datetime
+    driver: Any, tenant_id: int, ident: str, *, check: KeyCheck, now: datetime
 ) -> PointsSummary | None:
     """`points_summary` in one round trip (PostgreSQL, `Database.one_statement`), for a
-    customer named by OriginalId with nothing due to settle; None otherwise."""
+    customer named by OriginalId with nothing due to settle, if `check` passes; None
+    otherwise."""
     found = await hotpath.summary(
-        driver, tenant_id=tenant_id, original_id=ident, now=now, history=POINTS_HISTORY_SIZE
+        driver,
+        check=check,
+        tenant_id=tenant_id,
+        original_id=ident,
+        now=now,
+        history=POINTS_HISTORY_SIZE,
     )
     return None if found is None else summary_of(found)
 

@@ -5,6 +5,9 @@ each here instead of a dozen statements: the function does the same writes and r
 `ledger.service` and `ledger.repository` do statement by statement, inside the database. Each
 call is its own transaction (`Database.one_statement`), on the driver's own connection.
 
+Each also carries the request's `KeyCheck` (`tenant.keys`): when the key was revoked, the
+program settings changed or the client is blocked, the statement does nothing and returns None.
+
 They cover the plain case only and return None otherwise, having written nothing: the caller
 then runs the general path, which does the rare work (settling, paying off debt) or raises
 the right error. The tests run every points test on both paths' databases, and `fidelis ledger
@@ -19,16 +22,21 @@ from typing import Any
 
 from fidelis import metrics
 from fidelis.ledger.model import Balances, HistoryItem, PointType, TransferType
+from fidelis.tenant.keys import KeyCheck
 
 CREDIT = (
-    "SELECT customer_id, name, transfer_id, summary"
-    " FROM fidelis_credit_now($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    "SELECT customer_id, name, transfer_id, summary FROM fidelis_credit_now_for_key("
+    + ", ".join(f"${n}" for n in range(1, 21))
+    + ")"
 )
+# A read: whether the key check runs before or after the customer's lookup, no row comes back
+# unless it passes.
 SUMMARY = (
     "SELECT c.id, c.name, fidelis_points_summary(c.tenant_id, c.id, $3, $4)"
     " FROM customer c"
     " WHERE c.tenant_id = $1 AND c.original_id = $2"
     " AND (c.settle_at IS NULL OR c.settle_at > $3)"
+    " AND fidelis_key_allows($1, $5, $6, $7, $8, $9, $10)"
 )
 
 
@@ -46,6 +54,7 @@ class Summary:
 async def credit_now(
     driver: Any,
     *,
+    check: KeyCheck,
     tenant_id: int,
     original_id: str,
     type: TransferType,
@@ -63,14 +72,15 @@ async def credit_now(
     """`ledger.service.credit` of available points to the customer whose OriginalId is
     `original_id`, with the key claimed first, then the customer's summary.
 
-    None (nothing written) unless: the customer exists, is enabled, has nothing due to settle
-    and no debt, and the key (if any) was not used.
+    None (nothing written) unless: `check` passes, the customer exists, is enabled, has
+    nothing due to settle and no debt, and the key (if any) was not used.
     """
     kind = type.kind
     assert kind.history_sign == 1, "a credit"
     assert kind.point_type is not None, "shown in the history"
     row = await driver.fetchrow(
         CREDIT,
+        *check.args(),
         tenant_id,
         original_id,
         now,
@@ -93,12 +103,12 @@ async def credit_now(
 
 
 async def summary(
-    driver: Any, *, tenant_id: int, original_id: str, now: datetime, history: int
+    driver: Any, *, check: KeyCheck, tenant_id: int, original_id: str, now: datetime, history: int
 ) -> Summary | None:
-    """The points of the customer whose OriginalId is `original_id`; None when there is no
-    such customer or something of theirs is due to settle (then only the general path can
-    work out the balances)."""
-    row = await driver.fetchrow(SUMMARY, tenant_id, original_id, now, history)
+    """The points of the customer whose OriginalId is `original_id`; None when `check` fails,
+    there is no such customer or something of theirs is due to settle (then only the general
+    path can work out the balances)."""
+    row = await driver.fetchrow(SUMMARY, tenant_id, original_id, now, history, *check.args())
     return None if row is None else _summary(row[0], row[1], row[2])
 
 

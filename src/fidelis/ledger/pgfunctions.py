@@ -14,6 +14,11 @@ new migration, never an edit of one a migration already uses.
   case — customer found by OriginalId, enabled, nothing due to settle, no debt, key not used —
   and otherwise returns no row having written nothing, so the caller runs the general path,
   which raises the right error or does the rarer work (settling, paying off debt).
+- `fidelis_key_allows(tenant, key, program, scope, client, since, failures)`: whether the API
+  key is still active and the tenant's, the tenant's program settings are still the text the
+  caller prepared the request with, and the client has fewer than `failures` failed attempts
+  in `scope` since `since` (`tenant.keys` says why the hot paths ask in their own statement).
+- `fidelis_credit_now_for_key(...)`: `fidelis_credit_now` if `fidelis_key_allows`, else no row.
 """
 
 from __future__ import annotations
@@ -142,6 +147,46 @@ BEGIN
     END IF;
     RETURN QUERY SELECT v_customer, v_name, v_transfer,
         fidelis_points_summary(p_tenant, v_customer, p_now, p_history);
+END
+$$
+"""
+
+KEY_ALLOWS_V1 = """
+CREATE FUNCTION fidelis_key_allows(
+    p_tenant integer, p_key bigint, p_program text,
+    p_scope text, p_client text, p_since timestamptz, p_failures integer
+) RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM api_key k JOIN tenant t ON t.id = k.tenant_id
+        WHERE k.id = p_key AND k.tenant_id = p_tenant AND k.revoked_at IS NULL
+          AND t.program::text = p_program)
+    AND (SELECT count(*) FROM (
+            SELECT 1 FROM auth_failure f
+            WHERE f.scope = p_scope AND f.client = p_client AND f.failed_at > p_since
+            LIMIT p_failures) recent) < p_failures;
+END
+$$
+"""
+
+CREDIT_NOW_FOR_KEY_V1 = """
+CREATE FUNCTION fidelis_credit_now_for_key(
+    p_key bigint, p_program text, p_scope text, p_client text, p_since timestamptz,
+    p_failures integer,
+    p_tenant integer, p_original_id text, p_now timestamptz, p_amount bigint,
+    p_type text, p_point_type integer, p_origin text, p_expires_at timestamptz,
+    p_reason text, p_customer_reason text,
+    p_key_scope text, p_change_key text, p_key_hash text, p_history integer
+) RETURNS TABLE (customer_id bigint, name text, transfer_id bigint, summary json)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF fidelis_key_allows(p_tenant, p_key, p_program, p_scope, p_client, p_since,
+                          p_failures) THEN
+        RETURN QUERY SELECT * FROM fidelis_credit_now(
+            p_tenant, p_original_id, p_now, p_amount, p_type, p_point_type, p_origin,
+            p_expires_at, p_reason, p_customer_reason, p_key_scope, p_change_key, p_key_hash,
+            p_history);
+    END IF;
 END
 $$
 """

@@ -29,6 +29,7 @@ class KeyRecord:
     secret_hash: str
     revoked_at: datetime | None
     tenant: Tenant
+    program: str  # the tenant's program settings as stored (`tenant.program` parses them)
 
 
 def _tenant(row: object) -> Tenant:
@@ -130,6 +131,7 @@ async def get_key_and_failures(
         secret_hash=row.secret_hash,
         revoked_at=row.revoked_at,
         tenant=Tenant(id=row.id, slug=row.slug, name=row.name, program=_program(row.program)),
+        program=row.program,
     )
     return found, row.failures
 

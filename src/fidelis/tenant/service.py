@@ -20,7 +20,7 @@ from fidelis.errors import (
     TenantNotFound,
 )
 from fidelis.tenant import repository
-from fidelis.tenant.repository import Tenant
+from fidelis.tenant.repository import KeyRecord, Tenant
 from fidelis.throttle import service as throttle
 from fidelis.throttle.service import Limit
 
@@ -93,8 +93,9 @@ async def revoke_key(conn: AsyncConnection, *, tenant: Tenant, token: str, now: 
 
 async def authenticate(
     conn: AsyncConnection, token: str, secret: str, *, limit: Limit, client: str, now: datetime
-) -> Tenant | None:
-    """The tenant whose active key matches, or None. The secret is compared in constant time.
+) -> KeyRecord | None:
+    """The active key that matches (with its tenant), or None. The secret is compared in
+    constant time.
 
     Raises:
         RateLimited: `client` failed `limit.failures` times within the window: refused before
@@ -111,4 +112,4 @@ async def authenticate(
         return None
     if not hmac.compare_digest(hash_secret(secret), record.secret_hash):
         return None
-    return record.tenant
+    return record

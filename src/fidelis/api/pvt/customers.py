@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from fidelis import errors
 from fidelis.adjustment import service as adjustment
 from fidelis.adjustment.service import Change
-from fidelis.api.deps import DB, CurrentTenant, Now
+from fidelis.api.deps import DB, CurrentCaller, CurrentTenant, Now, confirmed_tenant
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.schemas import (
@@ -82,13 +82,17 @@ async def upsert_customer(
     responses=docs.responses(docs.PointsResponse, body=False, path=True),
 )
 async def get_points(
-    customer_id: CustomerIdent, tenant: CurrentTenant, db: DB, now: Now
+    request: Request, customer_id: CustomerIdent, caller: CurrentCaller, db: DB, now: Now
 ) -> JSONResponse:
     if not db.is_sqlite:
+        tenant = caller.tenant
         async with db.one_statement() as driver:
-            found = await customer_service.points_at_once(driver, tenant.id, customer_id, now=now)
+            found = await customer_service.points_at_once(
+                driver, tenant.id, customer_id, check=caller.check, now=now
+            )
         if found is not None:
             return JSONResponse(views.points_response(found, tenant.program))
+    tenant = await confirmed_tenant(request, db, caller)
     async with db.read() as conn:
         customer = await customer_service.find(conn, tenant.id, customer_id)
         if customer is None:
@@ -152,12 +156,19 @@ async def history(
     ),
 )
 async def change_points(
-    customer_id: CustomerIdent, body: PointsChangeRequest, tenant: CurrentTenant, db: DB, now: Now
+    request: Request,
+    customer_id: CustomerIdent,
+    body: PointsChangeRequest,
+    caller: CurrentCaller,
+    db: DB,
+    now: Now,
 ) -> JSONResponse:
     if not db.is_sqlite:
+        tenant = caller.tenant
         async with db.one_statement(queue=_queue(tenant, customer_id)) as driver:
             added = await adjustment.add_points_at_once(
                 driver,
+                check=caller.check,
                 tenant_id=tenant.id,
                 program=tenant.program,
                 ident=customer_id,
@@ -167,6 +178,7 @@ async def change_points(
             )
         if added is not None:
             return envelope.ok(views.points_response(added, tenant.program))
+    tenant = await confirmed_tenant(request, db, caller)
 
     async def apply(conn: Connection) -> PointsSummary:
         return await adjustment.change_points(
