@@ -74,32 +74,23 @@ async def get_by_token(
     return None if row is None else _lock(row)
 
 
-async def get_by_hold(conn: AsyncConnection, tenant_id: int, hold_id: int) -> CashbackLock:
-    row = (
-        await conn.execute(
-            select(cashback_lock).where(
-                cashback_lock.c.tenant_id == tenant_id, cashback_lock.c.hold_id == hold_id
-            )
-        )
-    ).one()
-    return _lock(row)
-
-
-async def add(conn: AsyncConnection, tenant_id: int, values: dict[str, Any]) -> int:
+async def add(conn: AsyncConnection, tenant_id: int, values: dict[str, Any]) -> CashbackLock:
     result = await conn.execute(
-        insert(cashback_lock).values(tenant_id=tenant_id, **values).returning(cashback_lock.c.id)
+        insert(cashback_lock).values(tenant_id=tenant_id, **values).returning(*cashback_lock.c)
     )
-    return int(result.scalar_one())
+    return _lock(result.one())
 
 
 async def change(
     conn: AsyncConnection, tenant_id: int, lock_id: int, values: dict[str, Any]
-) -> None:
-    await conn.execute(
+) -> CashbackLock:
+    result = await conn.execute(
         update(cashback_lock)
         .where(cashback_lock.c.tenant_id == tenant_id, cashback_lock.c.id == lock_id)
         .values(**values)
+        .returning(*cashback_lock.c)
     )
+    return _lock(result.one())
 
 
 async def list_committed_for_order(

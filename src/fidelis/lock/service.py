@@ -216,7 +216,7 @@ async def lock(
     )
     assert held.expires_at is not None
     total = request.purchase.total or Decimal(0)
-    await repository.add(
+    created = await repository.add(
         conn,
         tenant_id,
         {
@@ -232,7 +232,6 @@ async def lock(
             "expires_at": held.expires_at,
         },
     )
-    created = await repository.get_by_hold(conn, tenant_id, held.id)
     parts = await ledger.hold_parts(conn, tenant_id=tenant_id, hold_id=held.id)
     return Locked(quote=found, lock=created, parts=parts)
 
@@ -307,7 +306,7 @@ async def commit(
         reason=f"cashback lock {locked.id}" + (f" for order {order_ref}" if order_ref else ""),
     )
     assert spent is not None
-    await repository.change(
+    changed = await repository.change(
         conn,
         tenant_id,
         locked.id,
@@ -319,7 +318,7 @@ async def commit(
             "resolved_at": now,
         },
     )
-    return await _reloaded(conn, tenant_id, token)
+    return Resolved(changed, changed.status)
 
 
 async def rollback(conn: AsyncConnection, *, tenant_id: int, token: str, now: datetime) -> Resolved:
@@ -335,19 +334,13 @@ async def rollback(conn: AsyncConnection, *, tenant_id: int, token: str, now: da
     if status != LockStatus.active:
         return Resolved(locked, status)
     await ledger.release(conn, tenant_id=tenant_id, hold_id=locked.hold_id, now=now)
-    await repository.change(
+    changed = await repository.change(
         conn,
         tenant_id,
         locked.id,
         {"status": LockStatus.rolled_back.value, "resolved_at": now},
     )
-    return await _reloaded(conn, tenant_id, token)
-
-
-async def _reloaded(conn: AsyncConnection, tenant_id: int, token: str) -> Resolved:
-    found = await repository.get_by_token(conn, tenant_id, token)
-    assert found is not None
-    return Resolved(found, found.status)
+    return Resolved(changed, changed.status)
 
 
 async def give_back_for_order(
