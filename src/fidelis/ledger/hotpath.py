@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from fidelis import metrics
 from fidelis.ledger.model import Balances, HistoryItem, PointType, TransferType
 from fidelis.tenant.keys import KeyCheck
@@ -37,6 +39,15 @@ SUMMARY = (
     " WHERE c.tenant_id = $1 AND c.original_id = $2"
     " AND (c.settle_at IS NULL OR c.settle_at > $3)"
     " AND fidelis_key_allows($1, $5, $6, $7, $8, $9, $10)"
+)
+
+LOCK = (
+    "SELECT spendable, parts, locked FROM fidelis_lock_now("
+    + ", ".join(f"${n}" for n in range(1, 16))
+    + ")"
+)
+COMMIT_LOCK = (
+    "SELECT * FROM fidelis_commit_lock_now(" + ", ".join(f"${n}" for n in range(1, 13)) + ")"
 )
 
 
@@ -110,6 +121,91 @@ async def summary(
     path can work out the balances)."""
     row = await driver.fetchrow(SUMMARY, tenant_id, original_id, now, history, *check.args())
     return None if row is None else _summary(row[0], row[1], row[2])
+
+
+@dataclass(frozen=True, slots=True)
+class LockHeld:
+    """A cashback lock taken: the customer's spendable points before it, the lots it holds
+    points of (lot id, points, the lot's expiry) in spending order, and its `cashback_lock`
+    row (a mapping of its columns)."""
+
+    spendable: int
+    parts: list[tuple[int, int, datetime | None]]
+    lock: Any
+
+
+async def hold_for_lock(
+    driver: Any,
+    *,
+    check: KeyCheck,
+    tenant_id: int,
+    original_id: str,
+    now: datetime,
+    most: int | None,
+    token: str,
+    total_cents: int,
+    details: dict[str, Any],
+    expires_at: datetime,
+) -> LockHeld | None:
+    """`ledger.service.hold` of the customer's spendable points, `most` at most (None: all),
+    and the cashback lock over it, for the customer whose OriginalId is `original_id`.
+
+    None (nothing written) unless: `check` passes, the customer exists, is enabled, has
+    nothing due to settle and no debt, and has points to hold.
+    """
+    row = await driver.fetchrow(
+        LOCK,
+        *check.args(),
+        tenant_id,
+        original_id,
+        now,
+        most,
+        TransferType.hold.value,
+        token,
+        total_cents,
+        orjson.dumps(details).decode(),
+        expires_at,
+    )
+    if row is None:
+        return None
+    locked = row["locked"]
+    metrics.count_transfer(TransferType.hold.value, locked["points"])
+    return LockHeld(
+        spendable=row["spendable"],
+        parts=[(i, p, _instant(e) if e is not None else None) for i, p, e in row["parts"]],
+        lock=locked,
+    )
+
+
+async def capture_lock(
+    driver: Any,
+    *,
+    check: KeyCheck,
+    tenant_id: int,
+    token: str,
+    now: datetime,
+    order_ref: str | None,
+) -> Any | None:
+    """`ledger.service.capture` of everything an active cashback lock holds, and the lock
+    committed: its `cashback_lock` row as it is now (a mapping of its columns).
+
+    None (nothing written) unless: `check` passes, the lock exists and is active, its
+    customer has nothing due to settle, and its hold is active and whole.
+    """
+    row = await driver.fetchrow(
+        COMMIT_LOCK,
+        *check.args(),
+        tenant_id,
+        token,
+        now,
+        order_ref,
+        TransferType.capture.value,
+        int(PointType.CashbackUsed),
+    )
+    if row is None:
+        return None
+    metrics.count_transfer(TransferType.capture.value, row["committed_points"])
+    return row
 
 
 def _summary(customer_id: int, name: str | None, data: Any) -> Summary:

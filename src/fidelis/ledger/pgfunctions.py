@@ -19,6 +19,11 @@ new migration, never an edit of one a migration already uses.
   caller prepared the request with, and the client has fewer than `failures` failed attempts
   in `scope` since `since` (`tenant.keys` says why the hot paths ask in their own statement).
 - `fidelis_credit_now_for_key(...)`: `fidelis_credit_now` if `fidelis_key_allows`, else no row.
+- `fidelis_lock_now(...)` and `fidelis_commit_lock_now(...)`: a cashback lock of the
+  reservation API (`lock.service.lock` over `ledger.service.hold`) and its commit in full
+  (`lock.service.commit` over `ledger.service.capture`), for the plain case: customer found by
+  OriginalId, enabled, nothing due to settle, no debt, no `lock_key`; the lock still active and
+  captured whole. They write the lock's own row (`cashback_lock`) as well as the ledger's.
 """
 
 from __future__ import annotations
@@ -187,6 +192,205 @@ BEGIN
             p_expires_at, p_reason, p_customer_reason, p_key_scope, p_change_key, p_key_hash,
             p_history);
     END IF;
+END
+$$
+"""
+
+LOCK_NOW_V1 = """
+CREATE FUNCTION fidelis_lock_now(
+    p_key bigint, p_program text, p_scope text, p_client text, p_since timestamptz,
+    p_failures integer,
+    p_tenant integer, p_original_id text, p_now timestamptz, p_most bigint,
+    p_type text, p_token text, p_total_cents bigint, p_details json, p_expires_at timestamptz
+) RETURNS TABLE (spendable bigint, parts json, locked cashback_lock)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_customer bigint;
+    v_enabled boolean;
+    v_settle_at timestamptz;
+    v_available bigint;
+    v_debt bigint;
+    v_points bigint;
+    v_left bigint;
+    v_take bigint;
+    v_lot record;
+    v_lot_ids bigint[] := '{}';
+    v_takes bigint[] := '{}';
+    v_expiries timestamptz[] := '{}';
+    v_transfer bigint;
+    v_from bigint;
+    v_to bigint;
+    v_hold bigint;
+    v_lock cashback_lock;
+BEGIN
+    IF NOT fidelis_key_allows(p_tenant, p_key, p_program, p_scope, p_client, p_since,
+                              p_failures) THEN
+        RETURN;
+    END IF;
+    SELECT c.id, c.is_enabled, c.settle_at INTO v_customer, v_enabled, v_settle_at
+    FROM customer c
+    WHERE c.tenant_id = p_tenant AND c.original_id = p_original_id
+    FOR NO KEY UPDATE;
+    IF v_customer IS NULL OR NOT v_enabled OR v_settle_at <= p_now THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(a.balance) FILTER (WHERE a.kind = 'available'), 0),
+           coalesce(sum(a.balance) FILTER (WHERE a.kind = 'debt'), 0)
+    INTO v_available, v_debt
+    FROM account a
+    WHERE a.tenant_id = p_tenant AND a.customer_id = v_customer
+      AND a.kind IN ('available', 'debt');
+    IF v_debt <> 0 OR v_available <= 0 THEN
+        RETURN;
+    END IF;
+    v_points := CASE WHEN p_most IS NULL THEN v_available ELSE least(v_available, p_most) END;
+    IF v_points <= 0 THEN
+        RETURN;
+    END IF;
+    -- The lots in spending order (`ledger.repository.list_open_lots`, `Lot.is_available`),
+    -- planned before anything is written (`ledger.service.plan_consumption`).
+    v_left := v_points;
+    FOR v_lot IN
+        SELECT l.id, l.remaining - l.held AS free, l.expires_at
+        FROM lot l
+        WHERE l.tenant_id = p_tenant AND l.customer_id = v_customer
+          AND l.status IN ('pending', 'available') AND l.remaining > 0
+          AND (l.expires_at IS NULL OR l.expires_at > p_now)
+          AND (l.status = 'available' OR l.available_at <= p_now)
+        ORDER BY l.expires_at IS NULL, l.expires_at, l.id
+    LOOP
+        EXIT WHEN v_left = 0;
+        v_take := least(v_lot.free, v_left);
+        IF v_take > 0 THEN
+            v_lot_ids := v_lot_ids || v_lot.id;
+            v_takes := v_takes || v_take;
+            v_expiries := v_expiries || v_lot.expires_at;
+            v_left := v_left - v_take;
+        END IF;
+    END LOOP;
+    IF v_left > 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type, reason,
+                          customer_reason, change_key, reverses_id, order_ref, created_at)
+    VALUES (p_tenant, v_customer, p_type, v_points, 0, NULL, NULL, NULL, NULL, NULL, NULL, p_now)
+    RETURNING id INTO v_transfer;
+    INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+    VALUES (p_tenant, v_customer, 'available', -v_points)
+    ON CONFLICT (tenant_id, customer_id, kind) DO UPDATE SET balance = a.balance - v_points
+    RETURNING a.id INTO v_from;
+    INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+    VALUES (p_tenant, v_customer, 'held', v_points)
+    ON CONFLICT (tenant_id, customer_id, kind) DO UPDATE SET balance = a.balance + v_points
+    RETURNING a.id INTO v_to;
+    INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
+    VALUES (p_tenant, v_transfer, v_from, -v_points), (p_tenant, v_transfer, v_to, v_points);
+    UPDATE lot l SET held = l.held + p.take
+    FROM unnest(v_lot_ids, v_takes) AS p(id, take)
+    WHERE l.tenant_id = p_tenant AND l.id = p.id;
+    UPDATE customer c SET settle_at = p_expires_at
+    WHERE c.tenant_id = p_tenant AND c.id = v_customer
+      AND (c.settle_at IS NULL OR c.settle_at > p_expires_at);
+    INSERT INTO hold (tenant_id, customer_id, purpose, amount, captured, status, transfer_id,
+                      expires_at, created_at)
+    VALUES (p_tenant, v_customer, 'lock', v_points, 0, 'active', v_transfer, p_expires_at, p_now)
+    RETURNING id INTO v_hold;
+    INSERT INTO hold_part (tenant_id, hold_id, lot_id, amount)
+    SELECT p_tenant, v_hold, p.id, p.take
+    FROM unnest(v_lot_ids, v_takes) WITH ORDINALITY AS p(id, take, n)
+    ORDER BY p.n;
+    INSERT INTO cashback_lock (tenant_id, token, customer_id, hold_id, status, points, lock_key,
+                               total_cents, details, created_at, expires_at)
+    VALUES (p_tenant, p_token, v_customer, v_hold, 'active', v_points, NULL, p_total_cents,
+            p_details, p_now, p_expires_at)
+    RETURNING * INTO v_lock;
+    RETURN QUERY SELECT v_available,
+        (SELECT json_agg(json_build_array(p.id, p.take, p.expires_at) ORDER BY p.n)
+         FROM unnest(v_lot_ids, v_takes, v_expiries) WITH ORDINALITY AS p(id, take, expires_at, n)),
+        v_lock;
+END
+$$
+"""
+
+COMMIT_LOCK_NOW_V1 = """
+CREATE FUNCTION fidelis_commit_lock_now(
+    p_key bigint, p_program text, p_scope text, p_client text, p_since timestamptz,
+    p_failures integer,
+    p_tenant integer, p_token text, p_now timestamptz, p_order_ref text,
+    p_type text, p_point_type integer
+) RETURNS SETOF cashback_lock
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    v_lock cashback_lock;
+    v_settle_at timestamptz;
+    v_hold hold;
+    v_transfer bigint;
+    v_from bigint;
+    v_to bigint;
+BEGIN
+    IF NOT fidelis_key_allows(p_tenant, p_key, p_program, p_scope, p_client, p_since,
+                              p_failures) THEN
+        RETURN;
+    END IF;
+    -- As `lock.service._locked`: the customer's row lock first, then the lock's.
+    SELECT * INTO v_lock FROM cashback_lock l WHERE l.tenant_id = p_tenant AND l.token = p_token;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT c.settle_at INTO v_settle_at FROM customer c
+    WHERE c.tenant_id = p_tenant AND c.id = v_lock.customer_id
+    FOR NO KEY UPDATE;
+    IF v_settle_at <= p_now THEN
+        RETURN;
+    END IF;
+    SELECT * INTO v_lock FROM cashback_lock l
+    WHERE l.tenant_id = p_tenant AND l.token = p_token
+    FOR UPDATE;
+    IF v_lock.status <> 'active' OR v_lock.expires_at <= p_now THEN
+        RETURN;
+    END IF;
+    SELECT * INTO v_hold FROM hold h WHERE h.tenant_id = p_tenant AND h.id = v_lock.hold_id;
+    IF NOT FOUND OR v_hold.status <> 'active' OR v_hold.amount <> v_lock.points THEN
+        RETURN;
+    END IF;
+    INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type, reason,
+                          customer_reason, change_key, reverses_id, order_ref, created_at)
+    VALUES (p_tenant, v_lock.customer_id, p_type, v_hold.amount, -v_hold.amount, p_point_type,
+            'cashback lock ' || v_lock.id
+                || CASE WHEN coalesce(p_order_ref, '') = '' THEN ''
+                        ELSE ' for order ' || p_order_ref END,
+            NULL, NULL, NULL, NULL, p_now)
+    RETURNING id INTO v_transfer;
+    INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+    VALUES (p_tenant, v_lock.customer_id, 'held', -v_hold.amount)
+    ON CONFLICT (tenant_id, customer_id, kind) DO UPDATE SET balance = a.balance - v_hold.amount
+    RETURNING a.id INTO v_from;
+    INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+    VALUES (p_tenant, v_lock.customer_id, 'redeemed', v_hold.amount)
+    ON CONFLICT (tenant_id, customer_id, kind) DO UPDATE SET balance = a.balance + v_hold.amount
+    RETURNING a.id INTO v_to;
+    INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
+    VALUES (p_tenant, v_transfer, v_from, -v_hold.amount),
+           (p_tenant, v_transfer, v_to, v_hold.amount);
+    UPDATE lot l SET held = l.held - hp.amount, remaining = l.remaining - hp.amount
+    FROM hold_part hp
+    WHERE hp.tenant_id = p_tenant AND hp.hold_id = v_hold.id
+      AND l.tenant_id = p_tenant AND l.id = hp.lot_id;
+    INSERT INTO lot_movement (tenant_id, lot_id, transfer_id, consumed)
+    SELECT p_tenant, hp.lot_id, v_transfer, hp.amount
+    FROM hold_part hp
+    WHERE hp.tenant_id = p_tenant AND hp.hold_id = v_hold.id
+    ORDER BY hp.id;
+    UPDATE hold h SET status = 'captured', captured = v_hold.amount, resolved_at = p_now
+    WHERE h.tenant_id = p_tenant AND h.id = v_hold.id;
+    UPDATE cashback_lock l
+    SET status = 'committed', committed_points = v_hold.amount,
+        capture_transfer_id = v_transfer, order_ref = p_order_ref, resolved_at = p_now
+    WHERE l.tenant_id = p_tenant AND l.id = v_lock.id
+    RETURNING * INTO v_lock;
+    RETURN NEXT v_lock;
 END
 $$
 """

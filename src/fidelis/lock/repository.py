@@ -45,20 +45,25 @@ class CashbackLock:
 
 
 def _lock(row: Any) -> CashbackLock:
+    return lock_of(row._mapping)
+
+
+def lock_of(columns: Any) -> CashbackLock:
+    """The lock from a mapping of its row's columns (a row of ours, or the driver's own)."""
     return CashbackLock(
-        id=row.id,
-        token=row.token,
-        customer_id=row.customer_id,
-        hold_id=row.hold_id,
-        status=LockStatus(row.status),
-        points=row.points,
-        committed_points=row.committed_points,
-        capture_transfer_id=row.capture_transfer_id,
-        refund_transfer_id=row.refund_transfer_id,
-        order_ref=row.order_ref,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        resolved_at=row.resolved_at,
+        id=columns["id"],
+        token=columns["token"],
+        customer_id=columns["customer_id"],
+        hold_id=columns["hold_id"],
+        status=LockStatus(columns["status"]),
+        points=columns["points"],
+        committed_points=columns["committed_points"],
+        capture_transfer_id=columns["capture_transfer_id"],
+        refund_transfer_id=columns["refund_transfer_id"],
+        order_ref=columns["order_ref"],
+        created_at=columns["created_at"],
+        expires_at=columns["expires_at"],
+        resolved_at=columns["resolved_at"],
     )
 
 

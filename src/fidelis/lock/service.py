@@ -41,12 +41,14 @@ from fidelis.errors import (
 from fidelis.idempotency import repository as keys
 from fidelis.idempotency.service import request_hash
 from fidelis.kit import money
+from fidelis.ledger import hotpath
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import Balances, Lot, PointType
 from fidelis.lock import repository
 from fidelis.lock.repository import CashbackLock, LockStatus
 from fidelis.program.schemas import ProgramSettings
 from fidelis.redemption import rule
+from fidelis.tenant.keys import KeyCheck
 
 KEY_SCOPE = "lock"
 
@@ -107,13 +109,22 @@ class LockRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldPart:
+    """Points a lock holds of one lot."""
+
+    lot_id: int
+    points: int
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Locked:
     """A lock taken (`lock` and the lots it holds), nothing held (`quote.reason`), or the
     answer first given to this `lock_key`."""
 
     quote: Quote | None = None
     lock: CashbackLock | None = None
-    parts: list[tuple[Lot, int]] = field(default_factory=list)
+    parts: list[HeldPart] = field(default_factory=list)
     replayed: dict[str, Any] | None = None
 
 
@@ -212,28 +223,89 @@ async def lock(
         amount=found.points,
         purpose="lock",
         now=now,
-        expires_at=now + timedelta(seconds=program.LockTtlSeconds),
+        expires_at=_expiry(program, now),
     )
     assert held.expires_at is not None
-    total = request.purchase.total or Decimal(0)
     created = await repository.add(
         conn,
         tenant_id,
         {
-            "token": secrets.token_urlsafe(24),
+            "token": _new_token(),
             "customer_id": customer.id,
             "hold_id": held.id,
             "status": LockStatus.active.value,
             "points": found.points,
             "lock_key": key,
-            "total_cents": int(total * 100),
+            "total_cents": _total_cents(request),
             "details": request.details,
             "created_at": now,
             "expires_at": held.expires_at,
         },
     )
     parts = await ledger.hold_parts(conn, tenant_id=tenant_id, hold_id=held.id)
-    return Locked(quote=found, lock=created, parts=parts)
+    return Locked(
+        quote=found,
+        lock=created,
+        parts=[HeldPart(lot.id, points, lot.expires_at) for lot, points in parts],
+    )
+
+
+# More points than any customer holds: a quote with this balance is limited by the rule alone.
+_UNBOUNDED = 2**62
+
+
+async def lock_at_once(
+    driver: Any,
+    *,
+    check: KeyCheck,
+    tenant_id: int,
+    program: ProgramSettings,
+    request: LockRequest,
+    now: datetime,
+) -> Locked | None:
+    """`lock` in one round trip (PostgreSQL, `Database.one_statement`) when it takes a lock
+    without a `lock_key`; None, having written nothing, whenever it would not (no customer by
+    that OriginalId, nothing to hold, a reason, debt, something due, a key) or `check` fails:
+    the caller then authenticates in full and runs `lock`, which decides.
+    """
+    if request.lock_key is not None:
+        return None
+    # The rule's cap alone; the database limits it to the customer's balance.
+    capped = quote(program, request.purchase, _UNBOUNDED)
+    if capped.points == 0:
+        return None
+    held = await hotpath.hold_for_lock(
+        driver,
+        check=check,
+        tenant_id=tenant_id,
+        original_id=request.ident,
+        now=now,
+        most=None if capped.points == _UNBOUNDED else capped.points,
+        token=_new_token(),
+        total_cents=_total_cents(request),
+        details=request.details,
+        expires_at=_expiry(program, now),
+    )
+    if held is None:
+        return None
+    created = repository.lock_of(held.lock)
+    return Locked(
+        quote=Quote(created.points, held.spendable),
+        lock=created,
+        parts=[HeldPart(lot_id, points, expires_at) for lot_id, points, expires_at in held.parts],
+    )
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _total_cents(request: LockRequest) -> int:
+    return int((request.purchase.total or Decimal(0)) * 100)
+
+
+def _expiry(program: ProgramSettings, now: datetime) -> datetime:
+    return now + timedelta(seconds=program.LockTtlSeconds)
 
 
 async def remember_result(
@@ -319,6 +391,32 @@ async def commit(
         },
     )
     return Resolved(changed, changed.status)
+
+
+async def commit_at_once(
+    driver: Any,
+    *,
+    check: KeyCheck,
+    tenant_id: int,
+    token: str,
+    value: Decimal | None,
+    order_ref: str | None,
+    now: datetime,
+) -> Resolved | None:
+    """`commit` of a whole active lock in one round trip (PostgreSQL,
+    `Database.one_statement`); None, having written nothing, for anything else (a `value`, a
+    lock not active, something due) or when `check` fails: the caller then authenticates in
+    full and runs `commit`, which decides.
+    """
+    if value is not None:
+        return None
+    row = await hotpath.capture_lock(
+        driver, check=check, tenant_id=tenant_id, token=token, now=now, order_ref=order_ref
+    )
+    if row is None:
+        return None
+    committed = repository.lock_of(row)
+    return Resolved(committed, committed.status)
 
 
 async def rollback(conn: AsyncConnection, *, tenant_id: int, token: str, now: datetime) -> Resolved:

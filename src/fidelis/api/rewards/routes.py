@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from fidelis import errors
-from fidelis.api.deps import DB, CurrentTenant, Now
+from fidelis.api.deps import DB, Caller, CurrentCaller, CurrentTenant, Now, confirmed_tenant
 from fidelis.api.json import JSONResponse, plain
 from fidelis.api.rewards import docs
 from fidelis.api.rewards.schemas import CommitBody, LockBody, PurchaseBody, RollbackBody
@@ -23,7 +23,7 @@ from fidelis.kit.money import to_money
 from fidelis.ledger.model import Lot
 from fidelis.lock import service as lock_service
 from fidelis.lock.repository import CashbackLock, LockStatus
-from fidelis.lock.service import LockRequest, Quote
+from fidelis.lock.service import HeldPart, Locked, LockRequest, Quote
 from fidelis.program.schemas import ProgramSettings
 from fidelis.redemption import rule
 from fidelis.tenant.repository import Tenant
@@ -40,6 +40,19 @@ async def brand_tenant(request: Request, tenant: CurrentTenant) -> Tenant:
 
 
 Brand = Annotated[Tenant, Depends(brand_tenant)]
+
+
+async def brand_caller(request: Request, caller: CurrentCaller, db: DB) -> Caller:
+    """`brand_tenant` for the routes with a one-statement path (`current_caller`)."""
+    brand = request.headers.get("brand")
+    if not brand or brand != caller.tenant.slug:
+        # A revoked key or a blocked address is answered as such, not as a wrong brand.
+        await confirmed_tenant(request, db, caller)
+        raise MissingBrand() if not brand else AccessDenied()
+    return caller
+
+
+BrandCaller = Annotated[Caller, Depends(brand_caller)]
 
 router = APIRouter(prefix="/v1/rewards", tags=["Cashback reservation"])
 # `brand_tenant` reads the header itself (a missing one is a 403, not a validation error), so
@@ -76,8 +89,10 @@ def _available(found: Quote, program: ProgramSettings) -> str:
     openapi_extra=BRAND,
     responses=docs.responses(docs.Locked, errors.CustomerNotFound, errors.IdempotencyKeyConflict),
 )
-async def lock(body: LockBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
-    program = tenant.program
+async def lock(
+    request: Request, body: LockBody, caller: BrandCaller, db: DB, now: Now
+) -> JSONResponse:
+    program = caller.tenant.program
     key = body.lock_key if body.lock_key and body.lock_key.strip() else None
     details: dict[str, Any] = body.model_dump(
         mode="json",
@@ -86,12 +101,27 @@ async def lock(body: LockBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
     )
     if body.custom_data:
         details["custom_data"] = body.custom_data
-    request = LockRequest(
+    wanted = LockRequest(
         ident=body.customer_id, purchase=purchase_of(body), lock_key=key, details=details
     )
-    async with db.write(queue=f"{tenant.id}:{body.customer_id}") as conn:
+    queue = f"{caller.tenant.id}:{body.customer_id}"
+    if not db.is_sqlite:
+        async with db.one_statement(queue=queue) as driver:
+            taken = await lock_service.lock_at_once(
+                driver,
+                check=caller.check,
+                tenant_id=caller.tenant.id,
+                program=program,
+                request=wanted,
+                now=now,
+            )
+        if taken is not None:
+            return JSONResponse(_lock_taken(taken, program))
+    tenant = await confirmed_tenant(request, db, caller)
+    program = tenant.program
+    async with db.write(queue=queue) as conn:
         locked = await lock_service.lock(
-            conn, tenant_id=tenant.id, program=program, request=request, now=now
+            conn, tenant_id=tenant.id, program=program, request=wanted, now=now
         )
         if locked.replayed is not None:
             return JSONResponse(locked.replayed)
@@ -105,13 +135,7 @@ async def lock(body: LockBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
                     "reason": locked.quote.reason,
                 }
             )
-        result = {
-            "lock_token": locked.lock.token,
-            "value": _money(locked.lock.points, program),
-            "available_balance": _available(locked.quote, program),
-            "expires_at": iso_brasilia(locked.lock.expires_at),
-            "rewards": [_held(lot, part, program) for lot, part in locked.parts],
-        }
+        result = _lock_taken(locked, program)
         if key is not None:
             await lock_service.remember_result(
                 conn, tenant_id=tenant.id, lock_key=key, result=plain(result)
@@ -119,11 +143,23 @@ async def lock(body: LockBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
     return JSONResponse(result)
 
 
-def _held(lot: Lot, part: int, program: ProgramSettings) -> dict[str, Any]:
+def _lock_taken(locked: Locked, program: ProgramSettings) -> dict[str, Any]:
+    assert locked.lock is not None
+    assert locked.quote is not None
     return {
-        "id": str(lot.id),
-        "value": _money(part, program),
-        "expires_at": iso_brasilia(lot.expires_at),
+        "lock_token": locked.lock.token,
+        "value": _money(locked.lock.points, program),
+        "available_balance": _available(locked.quote, program),
+        "expires_at": iso_brasilia(locked.lock.expires_at),
+        "rewards": [_held(part, program) for part in locked.parts],
+    }
+
+
+def _held(part: HeldPart, program: ProgramSettings) -> dict[str, Any]:
+    return {
+        "id": str(part.lot_id),
+        "value": _money(part.points, program),
+        "expires_at": iso_brasilia(part.expires_at),
     }
 
 
@@ -141,7 +177,23 @@ def _held(lot: Lot, part: int, program: ProgramSettings) -> dict[str, Any]:
         errors.InvalidValue,
     ),
 )
-async def commit(body: CommitBody, tenant: Brand, db: DB, now: Now) -> JSONResponse:
+async def commit(
+    request: Request, body: CommitBody, caller: BrandCaller, db: DB, now: Now
+) -> JSONResponse:
+    if not db.is_sqlite:
+        async with db.one_statement() as driver:
+            done = await lock_service.commit_at_once(
+                driver,
+                check=caller.check,
+                tenant_id=caller.tenant.id,
+                token=body.lock_token,
+                value=body.value,
+                order_ref=body.order_id,
+                now=now,
+            )
+        if done is not None:
+            return JSONResponse(_committed(done.lock, caller.tenant.program))
+    tenant = await confirmed_tenant(request, db, caller)
     async with db.write() as conn:
         resolved = await lock_service.commit(
             conn,
