@@ -29,6 +29,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from fidelis.db import sqlite_inline
 from fidelis.errors import FidelisError, ServiceUnavailable
 
 # The connection type services take; entry points name it without depending on SQLAlchemy.
@@ -52,11 +53,22 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._queues = KeyedLocks()
         self.engine: AsyncEngine
+        # Where long reads run (`snapshot`): on SQLite, aiosqlite's own thread per connection,
+        # so a report or the ledger check does not hold up the event loop.
+        self._long_reads: AsyncEngine
         if self.is_sqlite:
             self.engine = create_async_engine(
-                self.url, connect_args={"timeout": timeout}, pool_size=5, max_overflow=5
+                self.url,
+                module=sqlite_inline.dbapi(),
+                connect_args={"timeout": timeout},
+                pool_size=5,
+                max_overflow=5,
             )
-            _configure_sqlite(self.engine, busy_timeout_ms=int(timeout * 1000))
+            self._long_reads = create_async_engine(
+                self.url, connect_args={"timeout": timeout}, pool_size=2, max_overflow=3
+            )
+            for engine in (self.engine, self._long_reads):
+                _configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
         else:
             self.engine = create_async_engine(
                 self.url,
@@ -74,6 +86,7 @@ class Database:
                     "server_settings": {"lock_timeout": f"{int(timeout * 1000 * 3)}"},
                 },
             )
+            self._long_reads = self.engine
 
     @asynccontextmanager
     async def write(self, queue: str | None = None) -> AsyncIterator[AsyncConnection]:
@@ -127,7 +140,7 @@ class Database:
         """A read-only transaction that sees one snapshot for all its statements (REPEATABLE
         READ on PostgreSQL), for readers that compare many rows while others write: the
         ledger check, reports."""
-        async with _guard(), self.engine.connect() as conn:
+        async with _guard(), self._long_reads.connect() as conn:
             if self.is_sqlite:
                 await conn.execution_options(sqlite_begin="DEFERRED")
             else:
@@ -145,6 +158,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._long_reads is not self.engine:
+            await self._long_reads.dispose()
 
 
 # SQLSTATEs of an unreachable or overloaded server: connection exceptions (class 08), shutting
