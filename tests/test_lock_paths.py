@@ -12,8 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import Server, TenantHandle, add_points, points_of, upsert
+from fidelis.db.engine import Database
+from fidelis.db.tables import cashback_lock, transfer
+from fidelis.lock.service import capture_reason
+from tests.conftest import Server, TenantHandle, add_points, points_of, run_async, upsert
 
 
 def call(tenant: TenantHandle, path: str, body: dict[str, Any]) -> httpx.Response:
@@ -57,8 +61,29 @@ def twins(tenant: TenantHandle, server: Server) -> tuple[str, str]:
     return "twin-a", "b@example.com"
 
 
+def capture_of(server: Server, token: str) -> tuple[int, str]:
+    """The lock's id and the reason its capture transfer was written with."""
+
+    async def work(db: Database) -> tuple[int, str]:
+        async with db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(cashback_lock.c.id, transfer.c.reason)
+                    .join(
+                        transfer,
+                        (transfer.c.tenant_id == cashback_lock.c.tenant_id)
+                        & (transfer.c.id == cashback_lock.c.capture_transfer_id),
+                    )
+                    .where(cashback_lock.c.token == token)
+                )
+            ).one()
+        return int(row.id), str(row.reason)
+
+    return run_async(server.database_url, work)
+
+
 def test_a_lock_and_its_commit_answer_alike_on_both_paths(
-    tenant: TenantHandle, twins: tuple[str, str]
+    tenant: TenantHandle, twins: tuple[str, str], server: Server
 ) -> None:
     by_id, by_email = twins
     one = ok(call(tenant, "lock", {"customer_id": by_id, "total": "6.50"}))
@@ -93,6 +118,10 @@ def test_a_lock_and_its_commit_answer_alike_on_both_paths(
         assert (points["PointsBalance"], points["HeldPoints"]) == (850, 0)
     assert history(tenant, by_id) == history(tenant, by_email)
     assert history(tenant, by_id)[0] == (-650, "Cashback usado", False)
+    # The ledger's own reason for each capture, whichever path wrote it.
+    for token in (one["lock_token"], other["lock_token"]):
+        lock_id, reason = capture_of(server, token)
+        assert reason == capture_reason(lock_id, "o-1") == f"cashback lock {lock_id} for order o-1"
 
     # Again: the committed answer; a rollback is refused.
     again = ok(call(tenant, "commit", {"lock_token": one["lock_token"]}))

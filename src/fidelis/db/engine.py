@@ -107,14 +107,35 @@ class Database:
     @asynccontextmanager
     async def one_statement(self, queue: str | None = None) -> AsyncIterator[Any]:
         """PostgreSQL only: the driver's own connection (asyncpg) in autocommit, for the hot
-        paths that do their whole work in one statement (a function of migration 0012), which
-        is then its own transaction: one round trip, no BEGIN or COMMIT, none of SQLAlchemy's
-        per-statement work. `queue` as for `write()`.
+        paths that do their whole work in one statement (a function of migrations 0012-0014),
+        which is then its own transaction: one round trip, no BEGIN or COMMIT, none of
+        SQLAlchemy's per-statement work. `queue` as for `write()`.
+
+        SQLAlchemy never sees the driver's errors here, so this does what it does on a lost
+        connection: drop the pool's connections (older ones are as dead after a server
+        restart). A connection found closed before use (the server ended it while it sat in
+        the pool) is replaced at once; one lost during the statement fails its request (503).
         """
         assert not self.is_sqlite, "one-statement paths exist on PostgreSQL only"
-        async with _guard(), self._queues.hold(queue), self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            yield raw.driver_connection
+        async with _guard(), self._queues.hold(queue):
+            for _ in range(2):
+                async with self.engine.connect() as conn:
+                    driver: Any = (await conn.get_raw_connection()).driver_connection
+                    if driver.is_closed():
+                        await self._drop_connections(conn)
+                        continue
+                    try:
+                        yield driver
+                    except BaseException:
+                        if driver.is_closed():
+                            await self._drop_connections(conn)
+                        raise
+                    return
+            raise ServiceUnavailable()
+
+    async def _drop_connections(self, lost: AsyncConnection) -> None:
+        await lost.invalidate()
+        await self.engine.dispose(close=False)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 from collections.abc import Callable, Generator, Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -69,7 +70,8 @@ class Cursor:
         self._cursor.arraysize = value
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
-        if sql.lstrip().upper().startswith(_MAY_WAIT):
+        # The statement's first words only: upper-casing a whole INSERT per call is waste.
+        if sql.lstrip()[:16].upper().startswith(_MAY_WAIT):
             await asyncio.to_thread(self._cursor.execute, sql, parameters)
         else:
             self._cursor.execute(sql, parameters)
@@ -168,6 +170,4 @@ def connect(database: str, **kwargs: Any) -> _Opening:
 
 def dbapi() -> Any:
     """This module as SQLAlchemy's aiosqlite dialect takes a driver (`module=`)."""
-    import fidelis.db.sqlite_inline as module
-
-    return AsyncAdapt_aiosqlite_dbapi(module, sqlite3)
+    return AsyncAdapt_aiosqlite_dbapi(sys.modules[__name__], sqlite3)

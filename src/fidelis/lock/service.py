@@ -375,7 +375,7 @@ async def commit(
         amount=points,
         now=now,
         point_type=PointType.CashbackUsed,
-        reason=f"cashback lock {locked.id}" + (f" for order {order_ref}" if order_ref else ""),
+        reason=capture_reason(locked.id, order_ref),
     )
     assert spent is not None
     changed = await repository.change(
@@ -391,6 +391,12 @@ async def commit(
         },
     )
     return Resolved(changed, changed.status)
+
+
+def capture_reason(lock_id: int, order_ref: str | None) -> str:
+    """The ledger's reason for a lock's capture. `fidelis_commit_lock_now` writes the same text
+    in SQL (the lock's id is known only there); `tests/test_lock_paths.py` holds both to it."""
+    return f"cashback lock {lock_id}" + (f" for order {order_ref}" if order_ref else "")
 
 
 async def commit_at_once(

@@ -29,13 +29,19 @@ from fidelis.redemption import rule
 from fidelis.tenant.repository import Tenant
 
 
-async def brand_tenant(request: Request, tenant: CurrentTenant) -> Tenant:
-    """The authenticated tenant, which the `brand` header must name."""
+def _brand_refusal(request: Request, tenant: Tenant) -> MissingBrand | AccessDenied | None:
+    """Why the `brand` header does not name the authenticated tenant, if it does not."""
     brand = request.headers.get("brand")
     if not brand:
-        raise MissingBrand()
-    if brand != tenant.slug:
-        raise AccessDenied()
+        return MissingBrand()
+    return AccessDenied() if brand != tenant.slug else None
+
+
+async def brand_tenant(request: Request, tenant: CurrentTenant) -> Tenant:
+    """The authenticated tenant, which the `brand` header must name."""
+    refusal = _brand_refusal(request, tenant)
+    if refusal is not None:
+        raise refusal
     return tenant
 
 
@@ -44,11 +50,11 @@ Brand = Annotated[Tenant, Depends(brand_tenant)]
 
 async def brand_caller(request: Request, caller: CurrentCaller, db: DB) -> Caller:
     """`brand_tenant` for the routes with a one-statement path (`current_caller`)."""
-    brand = request.headers.get("brand")
-    if not brand or brand != caller.tenant.slug:
+    refusal = _brand_refusal(request, caller.tenant)
+    if refusal is not None:
         # A revoked key or a blocked address is answered as such, not as a wrong brand.
         await confirmed_tenant(request, db, caller)
-        raise MissingBrand() if not brand else AccessDenied()
+        raise refusal
     return caller
 
 
