@@ -1,7 +1,7 @@
-"""Adding and reading points by OriginalId takes PostgreSQL's one-statement path; by e-mail (or
-whenever the plain case does not apply: debt, something due, a disabled customer, a used key)
-the general path. Both must give the same answers and the same ledger, on both databases (on
-SQLite every request takes the general path, so these tests pin the expected answers there).
+"""Adding and reading points by OriginalId takes the hot path (`ledger.hotpath`: one statement
+on PostgreSQL, the same statements straight on the `sqlite3` connection on SQLite); by e-mail
+(or whenever the plain case does not apply: debt, something due, a disabled customer, a used
+key) the general path. Both must give the same answers and the same ledger, on both databases.
 """
 
 from __future__ import annotations

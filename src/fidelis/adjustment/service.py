@@ -101,7 +101,7 @@ async def add_points_at_once(
     now: datetime,
 ) -> PointsSummary | None:
     """`change_points` for the plain add, in one round trip (PostgreSQL,
-    `Database.one_statement`); None, having written nothing, whenever any rule could refuse
+    `Database.at_once`); None, having written nothing, whenever any rule could refuse
     the change or more work is due, or when `check` fails: the caller then authenticates the
     request in full and runs `change_points`, which decides.
     """

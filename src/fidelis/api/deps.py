@@ -86,22 +86,21 @@ class Caller:
 
 
 async def current_caller(request: Request, db: Annotated[Database, Depends(get_db)]) -> Caller:
-    """`current_tenant`, without a round trip when the key is known here (PostgreSQL).
+    """`current_tenant`, without a round trip when the key is known here.
 
     Raises:
         RateLimited, Unauthorized: as `current_tenant`, when the key is not known here.
     """
-    if not db.is_sqlite:
-        try:
-            token, secret = _basic_credentials(request.headers.get("authorization"))
-        except Unauthorized:
-            pass  # refused below, the full way
-        else:
-            keys: KeyCache = request.app.state.keys
-            known = keys.match(token, tenant_service.hash_secret(secret))
-            if known is not None:
-                request.state.tenant = known.tenant.slug
-                return Caller(known.tenant, _check(request, known), confirmed=False)
+    try:
+        token, secret = _basic_credentials(request.headers.get("authorization"))
+    except Unauthorized:
+        pass  # refused below, the full way
+    else:
+        keys: KeyCache = request.app.state.keys
+        known = keys.match(token, tenant_service.hash_secret(secret))
+        if known is not None:
+            request.state.tenant = known.tenant.slug
+            return Caller(known.tenant, _check(request, known), confirmed=False)
     record = await _authenticate(request, db)
     return Caller(record.tenant, _check(request, record), confirmed=True)
 

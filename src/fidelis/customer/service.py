@@ -19,7 +19,7 @@ from fidelis.kit.text import blank
 from fidelis.ledger import hotpath
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import Balances, HistoryItem
+from fidelis.ledger.model import Balances, HistoryItem, SummedPoints
 from fidelis.tenant.keys import KeyCheck
 
 POINTS_HISTORY_SIZE = 20
@@ -268,7 +268,7 @@ async def points_summary(
 async def points_at_once(
     driver: Any, tenant_id: int, ident: str, *, check: KeyCheck, now: datetime
 ) -> PointsSummary | None:
-    """`points_summary` in one round trip (PostgreSQL, `Database.one_statement`), for a
+    """`points_summary` in one round trip (PostgreSQL, `Database.at_once`), for a
     customer named by OriginalId with nothing due to settle, if `check` passes; None
     otherwise."""
     found = await hotpath.summary(
@@ -282,7 +282,7 @@ async def points_at_once(
     return None if found is None else summary_of(found)
 
 
-def summary_of(found: hotpath.Summary) -> PointsSummary:
+def summary_of(found: SummedPoints) -> PointsSummary:
     return PointsSummary(
         customer_id=found.customer_id,
         name=found.name,

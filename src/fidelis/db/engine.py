@@ -18,8 +18,9 @@ down or starting up — whether that happens when the transaction opens or half-
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import orjson
@@ -105,18 +106,25 @@ class Database:
                 yield conn
 
     @asynccontextmanager
-    async def one_statement(self, queue: str | None = None) -> AsyncIterator[Any]:
-        """PostgreSQL only: the driver's own connection (asyncpg) in autocommit, for the hot
-        paths that do their whole work in one statement (a function of migrations 0012-0014),
-        which is then its own transaction: one round trip, no BEGIN or COMMIT, none of
-        SQLAlchemy's per-statement work. `queue` as for `write()`.
+    async def at_once(self, queue: str | None = None, *, write: bool = True) -> AsyncIterator[Any]:
+        """The driver's own connection, for the hot paths (`ledger.hotpath`), which do their
+        whole work without SQLAlchemy's per-statement cost. `queue` as for `write()`.
 
-        SQLAlchemy never sees the driver's errors here, so this does what it does on a lost
-        connection: drop the pool's connections (older ones are as dead after a server
+        PostgreSQL: asyncpg's connection in autocommit; the hot path's one statement (a
+        function of migrations 0012-0014) is its own transaction: one round trip, no BEGIN or
+        COMMIT. SQLAlchemy never sees the driver's errors here, so this does what it does on a
+        lost connection: drop the pool's connections (older ones are as dead after a server
         restart). A connection found closed before use (the server ended it while it sat in
         the pool) is replaced at once; one lost during the statement fails its request (503).
+
+        SQLite: the `sqlite3` connection inside a transaction, committed when the block ends
+        and rolled back on any error: with `write`, `BEGIN IMMEDIATE` in this process's line of
+        writers, as `write()` does; otherwise a read snapshot, as `read()` gives.
         """
-        assert not self.is_sqlite, "one-statement paths exist on PostgreSQL only"
+        if self.is_sqlite:
+            async with _guard(), self._sqlite_at_once(write) as connection:
+                yield connection
+            return
         async with _guard(), self._queues.hold(queue):
             for _ in range(2):
                 async with self.engine.connect() as conn:
@@ -132,6 +140,29 @@ class Database:
                         raise
                     return
             raise ServiceUnavailable()
+
+    @asynccontextmanager
+    async def _sqlite_at_once(self, write: bool) -> AsyncIterator[sqlite3.Connection]:
+        async with AsyncExitStack() as stack:
+            if write:
+                await stack.enter_async_context(self._write_lock)
+            conn = await stack.enter_async_context(self.engine.connect())
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(driver, sqlite_inline.Connection)
+            connection = driver.sqlite
+            if write:
+                await sqlite_inline.begin_immediate(connection, driver.busy_timeout_ms)
+            else:
+                connection.execute("BEGIN DEFERRED")
+            try:
+                yield connection
+            except BaseException:
+                connection.rollback()
+                raise
+            if write:
+                await asyncio.to_thread(connection.commit)
+            else:
+                connection.rollback()
 
     async def _drop_connections(self, lost: AsyncConnection) -> None:
         await lost.invalidate()
@@ -197,7 +228,7 @@ def is_unavailable(exc: BaseException) -> bool:
             return True
         causes = [exc.orig, getattr(exc.orig, "__cause__", None)]
     elif type(exc).__module__.startswith("asyncpg"):
-        causes = [exc]  # raised by the driver itself (`Database.one_statement`)
+        causes = [exc]  # raised by the driver itself (`Database.at_once`)
     else:
         return False
     for cause in causes:
@@ -209,8 +240,11 @@ def is_unavailable(exc: BaseException) -> bool:
         name = type(cause).__name__
         if name in ("ConnectionDoesNotExistError", "InterfaceError", "CannotConnectNowError"):
             return True
-    # SQLite: another process held the write lock for longer than busy_timeout.
-    return isinstance(exc, sa_exc.OperationalError) and "database is locked" in str(exc)
+    # SQLite: another process held the write lock for longer than busy_timeout (raised by
+    # SQLAlchemy, or by the driver itself on `Database.at_once`).
+    return isinstance(exc, sa_exc.OperationalError | sqlite3.OperationalError) and (
+        "database is locked" in str(exc)
+    )
 
 
 @asynccontextmanager

@@ -5,11 +5,12 @@ aiosqlite hands every call (open a cursor, execute, fetch, close) to the connect
 and waits for the answer: about fifty thread hand-offs for one points request, each costing
 more than the statement it carries. A statement on a local SQLite file takes microseconds and
 never waits for another connection inside a transaction that already holds the write lock
-(`BEGIN IMMEDIATE`), so here it runs where it is called. The two calls that can wait run on a
-worker thread, so the event loop never blocks on them: `BEGIN IMMEDIATE` (it waits up to
-`busy_timeout` while another process, such as `fidelis jobs run`, holds the write lock) and
-`COMMIT` (it waits for the disk). Long reads (reports, the ledger check) use aiosqlite itself
-(`Database.snapshot`).
+(`BEGIN IMMEDIATE`), so here it runs where it is called. The calls that can wait never block
+the event loop: `COMMIT` (it waits for the disk) and `BEGIN EXCLUSIVE` run on a worker thread;
+`BEGIN IMMEDIATE` is tried here without waiting, which succeeds unless another process, such
+as `fidelis jobs run`, holds the write lock, and only then waits for it, up to `busy_timeout`,
+on a worker thread (`begin_immediate`). Long reads (reports, the ledger check) use aiosqlite
+itself (`Database.snapshot`).
 
 SQLAlchemy's aiosqlite dialect drives it unchanged (`create_async_engine(..., module=DBAPI)`).
 """
@@ -36,12 +37,30 @@ sqlite_version = sqlite3.sqlite_version
 sqlite_version_info = sqlite3.sqlite_version_info
 
 # Statements that may wait for another connection: they run on a worker thread.
-_MAY_WAIT = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "COMMIT")
+_MAY_WAIT = ("BEGIN EXCLUSIVE", "COMMIT")
+_BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+
+
+async def begin_immediate(connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """`BEGIN IMMEDIATE` on `connection`: at once when SQLite's write lock is free, otherwise
+    waiting for it on a worker thread, up to `busy_timeout_ms`."""
+    connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        connection.execute(_BEGIN_IMMEDIATE)
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            raise
+        connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+        await asyncio.to_thread(connection.execute, _BEGIN_IMMEDIATE)
+    else:
+        connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
 
 
 class Cursor:
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
+    def __init__(self, cursor: sqlite3.Cursor, busy_timeout_ms: int) -> None:
         self._cursor = cursor
+        self._busy_timeout_ms = busy_timeout_ms
 
     async def __aenter__(self) -> Cursor:
         return self
@@ -71,7 +90,10 @@ class Cursor:
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
         # The statement's first words only: upper-casing a whole INSERT per call is waste.
-        if sql.lstrip()[:16].upper().startswith(_MAY_WAIT):
+        start = sql.lstrip()[:16].upper()
+        if start.startswith(_BEGIN_IMMEDIATE):
+            await begin_immediate(self._cursor.connection, self._busy_timeout_ms)
+        elif start.startswith(_MAY_WAIT):
             await asyncio.to_thread(self._cursor.execute, sql, parameters)
         else:
             self._cursor.execute(sql, parameters)
@@ -107,10 +129,16 @@ class _RunAtOnce:
 
 
 class Connection:
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, busy_timeout_ms: int) -> None:
         self._conn = connection
+        self.busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = connection
         self._tx = _RunAtOnce()
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        """The `sqlite3` connection itself (`Database.at_once`)."""
+        return self._conn
 
     @property
     def isolation_level(self) -> str | None:
@@ -121,7 +149,7 @@ class Connection:
         self._conn.isolation_level = value
 
     def cursor(self) -> Cursor:
-        return Cursor(self._conn.cursor())
+        return Cursor(self._conn.cursor(), self.busy_timeout_ms)
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
         return await self.cursor().execute(sql, parameters)
@@ -161,7 +189,8 @@ class _Opening:
         # Used from the loop's thread and, for BEGIN IMMEDIATE and COMMIT, a worker thread:
         # never from two at once (a connection belongs to one transaction at a time).
         options = {**self._kwargs, "check_same_thread": False}
-        return Connection(sqlite3.connect(self._database, **options))
+        busy_timeout_ms = int(options.get("timeout", 5.0) * 1000)
+        return Connection(sqlite3.connect(self._database, **options), busy_timeout_ms)
 
 
 def connect(database: str, **kwargs: Any) -> _Opening:

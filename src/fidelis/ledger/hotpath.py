@@ -1,12 +1,15 @@
-"""The ledger's one-statement paths on PostgreSQL: calls of the functions in `pgfunctions.py`.
+"""The ledger's hot paths: the two requests stores send most — add points, read a customer's
+points — and the reservation API's lock and commit, without SQLAlchemy's per-statement work.
 
-The two requests stores send most — add points, read a customer's points — cost one round trip
-each here instead of a dozen statements: the function does the same writes and reads as
-`ledger.service` and `ledger.repository` do statement by statement, inside the database. Each
-call is its own transaction (`Database.one_statement`), on the driver's own connection.
+On PostgreSQL each is one call of a function in `pgfunctions.py` instead of a dozen
+statements: the function does the same writes and reads as `ledger.service` and
+`ledger.repository` do statement by statement, inside the database, and is its own
+transaction (`Database.at_once`, the driver's own connection). On SQLite the same statements
+run from Python on the `sqlite3` connection (`sqlitepath.py`: adding and reading points; lock
+and commit take the general path there).
 
 Each also carries the request's `KeyCheck` (`tenant.keys`): when the key was revoked, the
-program settings changed or the client is blocked, the statement does nothing and returns None.
+program settings changed or the client is blocked, the work is not done and None comes back.
 
 They cover the plain case only and return None otherwise, having written nothing: the caller
 then runs the general path, which does the rare work (settling, paying off debt) or raises
@@ -16,6 +19,7 @@ check` holds after each.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +27,8 @@ from typing import Any
 import orjson
 
 from fidelis import metrics
-from fidelis.ledger.model import Balances, HistoryItem, PointType, TransferType
+from fidelis.ledger import sqlitepath
+from fidelis.ledger.model import Balances, HistoryItem, PointType, SummedPoints, TransferType
 from fidelis.tenant.keys import KeyCheck
 
 CREDIT = (
@@ -51,17 +56,6 @@ COMMIT_LOCK = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
-    """A settled customer's points as the database summed them."""
-
-    customer_id: int
-    name: str | None
-    balances: Balances
-    expiring: list[tuple[datetime, int]]
-    history: list[HistoryItem]
-
-
 async def credit_now(
     driver: Any,
     *,
@@ -79,13 +73,31 @@ async def credit_now(
     key: str | None,
     key_hash: str,
     history: int,
-) -> Summary | None:
+) -> SummedPoints | None:
     """`ledger.service.credit` of available points to the customer whose OriginalId is
     `original_id`, with the key claimed first, then the customer's summary.
 
     None (nothing written) unless: `check` passes, the customer exists, is enabled, has
     nothing due to settle and no debt, and the key (if any) was not used.
     """
+    if isinstance(driver, sqlite3.Connection):
+        return sqlitepath.credit_now(
+            driver,
+            check=check,
+            tenant_id=tenant_id,
+            original_id=original_id,
+            type=type,
+            amount=amount,
+            origin=origin,
+            now=now,
+            expires_at=expires_at,
+            reason=reason,
+            customer_reason=customer_reason,
+            key_scope=key_scope,
+            key=key,
+            key_hash=key_hash,
+            history=history,
+        )
     kind = type.kind
     assert kind.history_sign == 1, "a credit"
     assert kind.point_type is not None, "shown in the history"
@@ -115,10 +127,19 @@ async def credit_now(
 
 async def summary(
     driver: Any, *, check: KeyCheck, tenant_id: int, original_id: str, now: datetime, history: int
-) -> Summary | None:
+) -> SummedPoints | None:
     """The points of the customer whose OriginalId is `original_id`; None when `check` fails,
     there is no such customer or something of theirs is due to settle (then only the general
     path can work out the balances)."""
+    if isinstance(driver, sqlite3.Connection):
+        return sqlitepath.summary(
+            driver,
+            check=check,
+            tenant_id=tenant_id,
+            original_id=original_id,
+            now=now,
+            history=history,
+        )
     row = await driver.fetchrow(SUMMARY, tenant_id, original_id, now, history, *check.args())
     return None if row is None else _summary(row[0], row[1], row[2])
 
@@ -208,10 +229,10 @@ async def capture_lock(
     return row
 
 
-def _summary(customer_id: int, name: str | None, data: Any) -> Summary:
+def _summary(customer_id: int, name: str | None, data: Any) -> SummedPoints:
     """`data`: the summary document, already decoded by the connection's json codec."""
     balances = data["balances"]
-    return Summary(
+    return SummedPoints(
         customer_id=customer_id,
         name=name,
         balances=Balances(

@@ -216,3 +216,15 @@ class HistoryItem:
     order_ref: str | None
     expires_at: datetime | None
     is_canceled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SummedPoints:
+    """A settled customer's points as the database summed them (`ledger.hotpath`): cached
+    balances, free points per expiry (soonest first), the newest movements (newest first)."""
+
+    customer_id: int
+    name: str | None
+    balances: Balances
+    expiring: list[tuple[datetime, int]]
+    history: list[HistoryItem]

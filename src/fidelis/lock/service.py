@@ -263,7 +263,7 @@ async def lock_at_once(
     request: LockRequest,
     now: datetime,
 ) -> Locked | None:
-    """`lock` in one round trip (PostgreSQL, `Database.one_statement`) when it takes a lock
+    """`lock` in one round trip (PostgreSQL, `Database.at_once`) when it takes a lock
     without a `lock_key`; None, having written nothing, whenever it would not (no customer by
     that OriginalId, nothing to hold, a reason, debt, something due, a key) or `check` fails:
     the caller then authenticates in full and runs `lock`, which decides.
@@ -410,7 +410,7 @@ async def commit_at_once(
     now: datetime,
 ) -> Resolved | None:
     """`commit` of a whole active lock in one round trip (PostgreSQL,
-    `Database.one_statement`); None, having written nothing, for anything else (a `value`, a
+    `Database.at_once`); None, having written nothing, for anything else (a `value`, a
     lock not active, something due) or when `check` fails: the caller then authenticates in
     full and runs `commit`, which decides.
     """

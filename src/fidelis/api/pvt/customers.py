@@ -84,14 +84,13 @@ async def upsert_customer(
 async def get_points(
     request: Request, customer_id: CustomerIdent, caller: CurrentCaller, db: DB, now: Now
 ) -> JSONResponse:
-    if not db.is_sqlite:
-        tenant = caller.tenant
-        async with db.one_statement() as driver:
-            found = await customer_service.points_at_once(
-                driver, tenant.id, customer_id, check=caller.check, now=now
-            )
-        if found is not None:
-            return JSONResponse(views.points_response(found, tenant.program))
+    tenant = caller.tenant
+    async with db.at_once(write=False) as driver:
+        found = await customer_service.points_at_once(
+            driver, tenant.id, customer_id, check=caller.check, now=now
+        )
+    if found is not None:
+        return JSONResponse(views.points_response(found, tenant.program))
     tenant = await confirmed_tenant(request, db, caller)
     async with db.read() as conn:
         customer = await customer_service.find(conn, tenant.id, customer_id)
@@ -163,21 +162,20 @@ async def change_points(
     db: DB,
     now: Now,
 ) -> JSONResponse:
-    if not db.is_sqlite:
-        tenant = caller.tenant
-        async with db.one_statement(queue=_queue(tenant, customer_id)) as driver:
-            added = await adjustment.add_points_at_once(
-                driver,
-                check=caller.check,
-                tenant_id=tenant.id,
-                program=tenant.program,
-                ident=customer_id,
-                points=body.Points,
-                change=_change(body),
-                now=now,
-            )
-        if added is not None:
-            return envelope.ok(views.points_response(added, tenant.program))
+    tenant = caller.tenant
+    async with db.at_once(queue=_queue(tenant, customer_id)) as driver:
+        added = await adjustment.add_points_at_once(
+            driver,
+            check=caller.check,
+            tenant_id=tenant.id,
+            program=tenant.program,
+            ident=customer_id,
+            points=body.Points,
+            change=_change(body),
+            now=now,
+        )
+    if added is not None:
+        return envelope.ok(views.points_response(added, tenant.program))
     tenant = await confirmed_tenant(request, db, caller)
 
     async def apply(conn: Connection) -> PointsSummary:

@@ -112,7 +112,7 @@ async def lock(
     )
     queue = f"{caller.tenant.id}:{body.customer_id}"
     if not db.is_sqlite:
-        async with db.one_statement(queue=queue) as driver:
+        async with db.at_once(queue=queue) as driver:
             taken = await lock_service.lock_at_once(
                 driver,
                 check=caller.check,
@@ -187,7 +187,7 @@ async def commit(
     request: Request, body: CommitBody, caller: BrandCaller, db: DB, now: Now
 ) -> JSONResponse:
     if not db.is_sqlite:
-        async with db.one_statement() as driver:
+        async with db.at_once() as driver:
             done = await lock_service.commit_at_once(
                 driver,
                 check=caller.check,
