@@ -134,6 +134,14 @@ def test_new_points_pay_off_debt_first(
     assert add_points(tenant, by_id, -70).status_code == 200
     tenant.http.post("/v1/pvt/Order/order-1/cancel", json={})
     assert points_of(tenant, by_id)["PointsBalance"] == -70
-    assert add_points(tenant, by_id, 50).json()["Result"]["PointsBalance"] == -20
-    assert add_points(tenant, by_id, 100).json()["Result"]["PointsBalance"] == 80
+    # New points now expire, so what is left of them after the debt shows as points to expire.
+    assert (
+        tenant.http.put("/v1/admin/program", json={"PointsExpireAfterDays": 30}).status_code == 200
+    )
+    paid = add_points(tenant, by_id, 50).json()["Result"]
+    assert paid["PointsBalance"] == -20
+    assert paid["PointsToExpire"] == []  # all 50 went to the debt
+    rest = add_points(tenant, by_id, 100).json()["Result"]
+    assert rest["PointsBalance"] == 80
+    assert [e["Points"] for e in rest["PointsToExpire"]] == [80]
     assert add_points(tenant, by_id, -80).status_code == 200
