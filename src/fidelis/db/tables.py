@@ -236,7 +236,8 @@ hold_part = Table(
     Column("amount", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant_id", "id"),
     CheckConstraint("amount > 0", name="amount_positive"),
-    Index("ix_hold_part_hold", "tenant_id", "hold_id"),
+    # Ends with the id: a hold's parts in their order (migration 0016 says why it matters).
+    Index("ix_hold_part_hold", "tenant_id", "hold_id", "id"),
 )
 
 idempotency_key = Table(
@@ -427,7 +428,14 @@ cashback_lock = Table(
     CheckConstraint(
         "status IN ('active', 'committed', 'rolled_back', 'expired')", name="status_known"
     ),
-    Index("ix_cashback_lock_order", "tenant_id", "order_ref"),
+    # Locks with an order only, so no lookup by id or token can take it (migration 0016).
+    Index(
+        "ix_cashback_lock_order",
+        "tenant_id",
+        "order_ref",
+        postgresql_where=text("order_ref IS NOT NULL"),
+        sqlite_where=text("order_ref IS NOT NULL"),
+    ),
 )
 
 # Failed authentication attempts per client address (control plane, no tenant): throttling that

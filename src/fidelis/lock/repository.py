@@ -108,6 +108,8 @@ async def list_committed_for_order(
             cashback_lock.c.tenant_id == tenant_id,
             cashback_lock.c.customer_id == customer_id,
             cashback_lock.c.order_ref.in_(order_refs),
+            # Implied by the line above; said out loud so the partial index on orders applies.
+            cashback_lock.c.order_ref.is_not(None),
             cashback_lock.c.status == LockStatus.committed.value,
             cashback_lock.c.refund_transfer_id.is_(None),
         )
