@@ -423,7 +423,8 @@ cashback_lock = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("resolved_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
-    UniqueConstraint("tenant_id", "token"),
+    # The token alone (192 random bits): no lookup by id can take this index (migration 0017).
+    Index("uq_cashback_lock_token", "token", unique=True),
     CheckConstraint("points > 0", name="points_positive"),
     CheckConstraint(
         "status IN ('active', 'committed', 'rolled_back', 'expired')", name="status_known"

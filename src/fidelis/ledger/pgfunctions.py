@@ -24,6 +24,8 @@ new migration, never an edit of one a migration already uses.
   (`lock.service.commit` over `ledger.service.capture`), for the plain case: customer found by
   OriginalId, enabled, nothing due to settle, no debt, no `lock_key`; the lock still active and
   captured whole. They write the lock's own row (`cashback_lock`) as well as the ledger's.
+  `COMMIT_LOCK_NOW_V2` (migration 0017) finds the lock by its token alone and checks the
+  tenant right after, so the lookup can only be planned on the token's own unique index.
 """
 
 from __future__ import annotations
@@ -394,6 +396,42 @@ BEGIN
 END
 $$
 """
+
+
+def _edited(text: str, edits: list[tuple[str, str]]) -> str:
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
+
+
+# V1 with every lookup matched by exactly one index, whatever the statistics when a session
+# plans it (migration 0016 says why that matters): the lock by its token alone (unique on its
+# own, migration 0017), the tenant checked right after; the hold by id and customer.
+COMMIT_LOCK_NOW_V2 = _edited(
+    COMMIT_LOCK_NOW_V1,
+    [
+        ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
+        (
+            "FROM cashback_lock l WHERE l.tenant_id = p_tenant AND l.token = p_token;\n"
+            "    IF NOT FOUND THEN",
+            "FROM cashback_lock l WHERE l.token = p_token;\n"
+            "    IF NOT FOUND OR v_lock.tenant_id <> p_tenant THEN",
+        ),
+        (
+            "    WHERE l.tenant_id = p_tenant AND l.token = p_token\n"
+            "    FOR UPDATE;\n"
+            "    IF v_lock.status",
+            "    WHERE l.token = p_token\n    FOR UPDATE;\n    IF NOT FOUND OR v_lock.status",
+        ),
+        (
+            "FROM hold h WHERE h.tenant_id = p_tenant AND h.id = v_lock.hold_id;",
+            "FROM hold h\n"
+            "    WHERE h.tenant_id = p_tenant AND h.customer_id = v_lock.customer_id\n"
+            "      AND h.id = v_lock.hold_id;",
+        ),
+    ],
+)
 
 # Every statement of these functions reads by key through an index. PL/pgSQL keeps a plan for
 # the session; one made while the tables were small (a new install: the first requests run on
