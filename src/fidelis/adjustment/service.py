@@ -35,7 +35,7 @@ from fidelis.kit import money
 from fidelis.kit.text import blank, strip_html
 from fidelis.ledger import hotpath
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import TransferType
+from fidelis.ledger.model import PlainCredit, TransferType
 from fidelis.program.schemas import ProgramSettings
 from fidelis.tenant.keys import KeyCheck
 
@@ -112,9 +112,7 @@ async def add_points_at_once(
         expires_at = _expiry(program, change.expiration_date, now)
     except FidelisError:
         return None  # the general path raises it, in the contract's order
-    found = await hotpath.credit_now(
-        driver,
-        check=check,
+    credit = PlainCredit(
         tenant_id=tenant_id,
         original_id=ident,
         type=TransferType.adjustment_credit,
@@ -129,6 +127,7 @@ async def add_points_at_once(
         key_hash=_fingerprint("points", ident, change, {"Points": points}),
         history=customer_service.POINTS_HISTORY_SIZE,
     )
+    found = await hotpath.credit_now(driver, check=check, credit=credit)
     return None if found is None else customer_service.summary_of(found)
 
 

@@ -28,7 +28,12 @@ import orjson
 
 from fidelis import metrics
 from fidelis.ledger import sqlitepath
-from fidelis.ledger.model import Balances, HistoryItem, PointType, SummedPoints, TransferType
+from fidelis.ledger.model import (
+    PlainCredit,
+    PointType,
+    SummedPoints,
+    TransferType,
+)
 from fidelis.tenant.keys import KeyCheck
 
 CREDIT = (
@@ -56,72 +61,39 @@ COMMIT_LOCK = (
 )
 
 
-async def credit_now(
-    driver: Any,
-    *,
-    check: KeyCheck,
-    tenant_id: int,
-    original_id: str,
-    type: TransferType,
-    amount: int,
-    origin: str,
-    now: datetime,
-    expires_at: datetime | None,
-    reason: str,
-    customer_reason: str | None,
-    key_scope: str,
-    key: str | None,
-    key_hash: str,
-    history: int,
-) -> SummedPoints | None:
+async def credit_now(driver: Any, *, check: KeyCheck, credit: PlainCredit) -> SummedPoints | None:
     """`ledger.service.credit` of available points to the customer whose OriginalId is
-    `original_id`, with the key claimed first, then the customer's summary.
+    `credit.original_id`, with the key claimed first, then the customer's summary.
 
     None (nothing written) unless: `check` passes, the customer exists, is enabled, has
     nothing due to settle and no debt, and the key (if any) was not used.
     """
     if isinstance(driver, sqlite3.Connection):
-        return sqlitepath.credit_now(
-            driver,
-            check=check,
-            tenant_id=tenant_id,
-            original_id=original_id,
-            type=type,
-            amount=amount,
-            origin=origin,
-            now=now,
-            expires_at=expires_at,
-            reason=reason,
-            customer_reason=customer_reason,
-            key_scope=key_scope,
-            key=key,
-            key_hash=key_hash,
-            history=history,
-        )
-    kind = type.kind
+        return sqlitepath.credit_now(driver, check=check, credit=credit)
+    kind = credit.type.kind
     assert kind.history_sign == 1, "a credit"
     assert kind.point_type is not None, "shown in the history"
     row = await driver.fetchrow(
         CREDIT,
         *check.args(),
-        tenant_id,
-        original_id,
-        now,
-        amount,
-        type.value,
+        credit.tenant_id,
+        credit.original_id,
+        credit.now,
+        credit.amount,
+        credit.type.value,
         int(kind.point_type),
-        origin,
-        expires_at,
-        reason,
-        customer_reason,
-        key_scope,
-        key,
-        key_hash,
-        history,
+        credit.origin,
+        credit.expires_at,
+        credit.reason,
+        credit.customer_reason,
+        credit.key_scope,
+        credit.key,
+        credit.key_hash,
+        credit.history,
     )
     if row is None:
         return None
-    metrics.count_transfer(type.value, amount)
+    metrics.count_transfer(credit.type.value, credit.amount)
     return _summary(row[0], row[1], row[3])
 
 
@@ -231,31 +203,8 @@ async def capture_lock(
 
 def _summary(customer_id: int, name: str | None, data: Any) -> SummedPoints:
     """`data`: the summary document, already decoded by the connection's json codec."""
-    balances = data["balances"]
-    return SummedPoints(
-        customer_id=customer_id,
-        name=name,
-        balances=Balances(
-            available=balances.get("available", 0),
-            pending=balances.get("pending", 0),
-            held=balances.get("held", 0),
-            debt=balances.get("debt", 0),
-        ),
-        expiring=[(_instant(when), points) for when, points in data["expiring"]],
-        history=[
-            HistoryItem(
-                id=item[0],
-                type=TransferType(item[1]),
-                points=item[2],
-                point_type=PointType(item[3]) if item[3] is not None else None,
-                created_at=_instant(item[4]),
-                customer_reason=item[5],
-                order_ref=item[6],
-                expires_at=_instant(item[7]) if item[7] is not None else None,
-                is_canceled=item[8],
-            )
-            for item in data["history"]
-        ],
+    return SummedPoints.from_rows(
+        customer_id, name, data["balances"], data["expiring"], data["history"], _instant
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from typing import Any
 
 
 class AccountKind(StrEnum):
@@ -228,3 +230,63 @@ class SummedPoints:
     balances: Balances
     expiring: list[tuple[datetime, int]]
     history: list[HistoryItem]
+
+    @classmethod
+    def from_rows(
+        cls,
+        customer_id: int,
+        name: str | None,
+        balances: Mapping[str, int],
+        expiring: Iterable[Sequence[Any]],
+        history: Iterable[Sequence[Any]],
+        instant: Callable[[Any], datetime],
+    ) -> SummedPoints:
+        """From what the hot paths read: balances by account kind, (expiry, points) pairs,
+        history rows (id, type, points, point type, created, customer reason, order, its lot's
+        expiry, reversed); `instant` reads the database's form of an instant."""
+        return cls(
+            customer_id=customer_id,
+            name=name,
+            balances=Balances(
+                available=balances.get(AccountKind.available.value, 0),
+                pending=balances.get(AccountKind.pending.value, 0),
+                held=balances.get(AccountKind.held.value, 0),
+                debt=balances.get(AccountKind.debt.value, 0),
+            ),
+            expiring=[(instant(when), points) for when, points in expiring],
+            history=[
+                HistoryItem(
+                    id=item[0],
+                    type=TransferType(item[1]),
+                    points=item[2],
+                    point_type=PointType(item[3]) if item[3] is not None else None,
+                    created_at=instant(item[4]),
+                    customer_reason=item[5],
+                    order_ref=item[6],
+                    expires_at=instant(item[7]) if item[7] is not None else None,
+                    is_canceled=bool(item[8]),
+                )
+                for item in history
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlainCredit:
+    """A credit of available points for the hot path (`ledger.hotpath.credit_now`): to the
+    customer whose OriginalId is `original_id`, claiming `key` (if any) in `key_scope`; the
+    answer carries the `history` newest movements."""
+
+    tenant_id: int
+    original_id: str
+    type: TransferType
+    amount: int
+    origin: str
+    now: datetime
+    expires_at: datetime | None
+    reason: str
+    customer_reason: str | None
+    key_scope: str
+    key: str | None
+    key_hash: str
+    history: int

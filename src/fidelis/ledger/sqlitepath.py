@@ -25,11 +25,8 @@ from datetime import UTC, datetime
 from fidelis import metrics
 from fidelis.ledger.model import (
     AccountKind,
-    Balances,
-    HistoryItem,
-    PointType,
+    PlainCredit,
     SummedPoints,
-    TransferType,
 )
 from fidelis.tenant.keys import KeyCheck
 
@@ -108,31 +105,17 @@ LIMIT ?
 
 
 def credit_now(
-    db: sqlite3.Connection,
-    *,
-    check: KeyCheck,
-    tenant_id: int,
-    original_id: str,
-    type: TransferType,
-    amount: int,
-    origin: str,
-    now: datetime,
-    expires_at: datetime | None,
-    reason: str,
-    customer_reason: str | None,
-    key_scope: str,
-    key: str | None,
-    key_hash: str,
-    history: int,
+    db: sqlite3.Connection, *, check: KeyCheck, credit: PlainCredit
 ) -> SummedPoints | None:
     """`hotpath.credit_now` (`fidelis_credit_now_for_key`) inside a write transaction."""
-    kind = type.kind
+    tenant_id, amount, key = credit.tenant_id, credit.amount, credit.key
+    kind = credit.type.kind
     assert kind.history_sign == 1, "a credit"
     assert kind.point_type is not None, "shown in the history"
     if not _key_allows(db, tenant_id, check):
         return None
-    at = _text(now)
-    found = db.execute(_CUSTOMER, (tenant_id, original_id)).fetchone()
+    at = _text(credit.now)
+    found = db.execute(_CUSTOMER, (tenant_id, credit.original_id)).fetchone()
     if found is None:
         return None
     customer_id, name, enabled, settle_at = found
@@ -142,7 +125,7 @@ def credit_now(
     if debt is not None and debt[0] < 0:
         return None
     if key is not None:
-        claim = (tenant_id, key_scope, key, key_hash, customer_id, at)
+        claim = (tenant_id, credit.key_scope, key, credit.key_hash, customer_id, at)
         if db.execute(_CLAIM_KEY, claim).rowcount == 0:
             return None
     (transfer_id,) = db.execute(
@@ -150,12 +133,12 @@ def credit_now(
         (
             tenant_id,
             customer_id,
-            type.value,
+            credit.type.value,
             amount,
             amount,
             int(kind.point_type),
-            reason,
-            customer_reason,
+            credit.reason,
+            credit.customer_reason,
             key,
             at,
         ),
@@ -166,15 +149,15 @@ def credit_now(
         _ADD_ENTRIES,
         (tenant_id, transfer_id, issued, -amount, tenant_id, transfer_id, available, amount),
     )
-    expiry = None if expires_at is None else _text(expires_at)
+    expiry = None if credit.expires_at is None else _text(credit.expires_at)
     db.execute(
         _ADD_LOT,
-        (tenant_id, customer_id, transfer_id, origin, amount, amount, at, expiry, at),
+        (tenant_id, customer_id, transfer_id, credit.origin, amount, amount, at, expiry, at),
     )
     if expiry is not None and (settle_at is None or settle_at > expiry):
         db.execute(_LOWER_SETTLE_AT, (expiry, tenant_id, customer_id))
-    metrics.count_transfer(type.value, amount)
-    return _summed(db, tenant_id, customer_id, name, at, history)
+    metrics.count_transfer(credit.type.value, amount)
+    return _summed(db, tenant_id, customer_id, name, at, credit.history)
 
 
 def summary(
@@ -228,31 +211,7 @@ def _summed(
     balances = dict(db.execute(_BALANCES, (tenant_id, customer_id)).fetchall())
     expiring = db.execute(_EXPIRING, (tenant_id, customer_id, at)).fetchall()
     history = db.execute(_HISTORY, (tenant_id, customer_id, limit)).fetchall()
-    return SummedPoints(
-        customer_id=customer_id,
-        name=name,
-        balances=Balances(
-            available=balances.get(AccountKind.available.value, 0),
-            pending=balances.get(AccountKind.pending.value, 0),
-            held=balances.get(AccountKind.held.value, 0),
-            debt=balances.get(AccountKind.debt.value, 0),
-        ),
-        expiring=[(_instant(when), points) for when, points in expiring],
-        history=[
-            HistoryItem(
-                id=item[0],
-                type=TransferType(item[1]),
-                points=item[2],
-                point_type=PointType(item[3]) if item[3] is not None else None,
-                created_at=_instant(item[4]),
-                customer_reason=item[5],
-                order_ref=item[6],
-                expires_at=_instant(item[7]) if item[7] is not None else None,
-                is_canceled=bool(item[8]),
-            )
-            for item in history
-        ],
-    )
+    return SummedPoints.from_rows(customer_id, name, balances, expiring, history, _instant)
 
 
 def _text(instant: datetime) -> str:
