@@ -100,8 +100,8 @@ async def add_points_at_once(
     change: Change,
     now: datetime,
 ) -> PointsSummary | None:
-    """`change_points` for the plain add, in one round trip (PostgreSQL,
-    `Database.at_once`); None, having written nothing, whenever any rule could refuse
+    """`change_points` for the plain add on the hot path (`Database.at_once`: one round
+    trip on PostgreSQL); None, having written nothing, whenever any rule could refuse
     the change or more work is due, or when `check` fails: the caller then authenticates the
     request in full and runs `change_points`, which decides.
     """

@@ -268,7 +268,7 @@ async def points_summary(
 async def points_at_once(
     driver: Any, tenant_id: int, ident: str, *, check: KeyCheck, now: datetime
 ) -> PointsSummary | None:
-    """`points_summary` in one round trip (PostgreSQL, `Database.at_once`), for a
+    """`points_summary` on the hot path (`Database.at_once`: one round trip on PostgreSQL), for a
     customer named by OriginalId with nothing due to settle, if `check` passes; None
     otherwise."""
     found = await hotpath.summary(

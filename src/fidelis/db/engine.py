@@ -150,9 +150,15 @@ class Database:
             driver = self._writer[1]
             connection = driver.sqlite
             await sqlite_inline.begin_immediate(connection, driver.busy_timeout_ms)
+            changes = connection.total_changes
             try:
                 yield connection
-                await asyncio.to_thread(connection.commit)
+                if connection.total_changes == changes:
+                    # Nothing written (the hot path declined): ending it needs no trip to the
+                    # disk's thread.
+                    connection.rollback()
+                else:
+                    await asyncio.to_thread(connection.commit)
             except BaseException:
                 # Also after a failed COMMIT, which may leave the transaction open: the next
                 # writer's BEGIN would fail on this connection.

@@ -47,14 +47,13 @@ async def begin_immediate(connection: sqlite3.Connection, busy_timeout_ms: int) 
     connection.execute("PRAGMA busy_timeout = 0")
     try:
         connection.execute(_BEGIN_IMMEDIATE)
+        return
     except sqlite3.OperationalError as exc:
         if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-            connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             raise
+    finally:
         connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-        await asyncio.to_thread(connection.execute, _BEGIN_IMMEDIATE)
-    else:
-        connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    await asyncio.to_thread(connection.execute, _BEGIN_IMMEDIATE)
 
 
 class Cursor:

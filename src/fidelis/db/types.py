@@ -36,6 +36,17 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_text(instant: datetime) -> str:
+    """An aware instant as `UtcDateTime` stores it on SQLite (SQLAlchemy's format: naive UTC,
+    microseconds always written), for statements sent to `sqlite3` directly."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def from_sqlite_text(text: str) -> datetime:
+    """The aware instant of a `UtcDateTime` value read from SQLite directly."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
 class DecimalText(TypeDecorator[Decimal]):
     """An exact decimal stored as text (SQLite has no exact numeric type)."""
 

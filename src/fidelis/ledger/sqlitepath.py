@@ -13,16 +13,17 @@ case and the same answer: None, having written nothing, whenever the general pat
 key). `tests/test_points_paths.py` runs the same requests through both paths on both databases
 and compares answers and ledgers.
 
-Instants are stored as SQLAlchemy stores them on SQLite (`db.types.UtcDateTime`): naive UTC
-text with microseconds, whose order is time order.
+Instants are written and read as `db.types.UtcDateTime` stores them on SQLite (`sqlite_text`):
+naive UTC text with microseconds, whose order is time order.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fidelis import metrics
+from fidelis.db.types import from_sqlite_text, sqlite_text
 from fidelis.ledger.model import (
     AccountKind,
     PlainCredit,
@@ -114,7 +115,7 @@ def credit_now(
     assert kind.point_type is not None, "shown in the history"
     if not _key_allows(db, tenant_id, check):
         return None
-    at = _text(credit.now)
+    at = sqlite_text(credit.now)
     found = db.execute(_CUSTOMER, (tenant_id, credit.original_id)).fetchone()
     if found is None:
         return None
@@ -149,7 +150,7 @@ def credit_now(
         _ADD_ENTRIES,
         (tenant_id, transfer_id, issued, -amount, tenant_id, transfer_id, available, amount),
     )
-    expiry = None if credit.expires_at is None else _text(credit.expires_at)
+    expiry = None if credit.expires_at is None else sqlite_text(credit.expires_at)
     db.execute(
         _ADD_LOT,
         (tenant_id, customer_id, transfer_id, credit.origin, amount, amount, at, expiry, at),
@@ -170,7 +171,7 @@ def summary(
     history: int,
 ) -> SummedPoints | None:
     """`hotpath.summary` inside a read transaction."""
-    at = _text(now)
+    at = sqlite_text(now)
     found = db.execute(_SETTLED_CUSTOMER, (tenant_id, original_id, at)).fetchone()
     if found is None or not _key_allows(db, tenant_id, check):
         return None
@@ -186,7 +187,7 @@ def _key_allows(db: sqlite3.Connection, tenant_id: int, check: KeyCheck) -> bool
             check.program,
             check.scope,
             check.client,
-            _text(check.since),
+            sqlite_text(check.since),
             check.failures,
             check.failures,
         ),
@@ -211,13 +212,4 @@ def _summed(
     balances = dict(db.execute(_BALANCES, (tenant_id, customer_id)).fetchall())
     expiring = db.execute(_EXPIRING, (tenant_id, customer_id, at)).fetchall()
     history = db.execute(_HISTORY, (tenant_id, customer_id, limit)).fetchall()
-    return SummedPoints.from_rows(customer_id, name, balances, expiring, history, _instant)
-
-
-def _text(instant: datetime) -> str:
-    """An aware instant as `UtcDateTime` stores it on SQLite."""
-    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return SummedPoints.from_rows(customer_id, name, balances, expiring, history, from_sqlite_text)

@@ -163,6 +163,7 @@ async def change_points(
     now: Now,
 ) -> JSONResponse:
     tenant = caller.tenant
+    change = _change(body)
     async with db.at_once(queue=_queue(tenant, customer_id)) as driver:
         added = await adjustment.add_points_at_once(
             driver,
@@ -171,7 +172,7 @@ async def change_points(
             program=tenant.program,
             ident=customer_id,
             points=body.Points,
-            change=_change(body),
+            change=change,
             now=now,
         )
     if added is not None:
@@ -185,7 +186,7 @@ async def change_points(
             program=tenant.program,
             ident=customer_id,
             points=body.Points,
-            change=_change(body),
+            change=change,
             now=now,
         )
 
