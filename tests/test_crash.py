@@ -25,7 +25,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, TenantHandle, add_points, check_ledger, points_of, upsert
+from tests.conftest import (
+    Server,
+    TenantHandle,
+    add_points,
+    check_ledger,
+    forget_failures_of_this_machine,
+    points_of,
+    upsert,
+)
 from tests.faults import Load, ServeProcess
 
 pytestmark = pytest.mark.slow
@@ -89,6 +97,7 @@ def test_kill_9_mid_load_loses_nothing_that_was_acknowledged(
         )
         return ("lock", token) if committed.status_code == 200 else None
 
+    forget_failures_of_this_machine(server)  # others' deliberate failed logins
     servers = [ServeProcess(server.database_url, workers=2 if postgres else 1)]
     if postgres:
         servers.append(ServeProcess(server.database_url, workers=2))
@@ -166,6 +175,7 @@ def test_balances_after_the_crash_are_consistent_for_every_reader(
     """A crash between two requests of one customer leaves a state every face agrees on."""
     upsert(tenant, "solo@example.com")
     add_points(tenant, "solo@example.com", 500)
+    forget_failures_of_this_machine(server)  # others' deliberate failed logins
     serve = ServeProcess(server.database_url)
     serve.start(tmp_path)
     try:
