@@ -18,8 +18,9 @@ down or starting up — whether that happens when the transaction opens or half-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,8 @@ class Database:
         self._queues = KeyedLocks()
         # SQLite: the pooled connection `at_once` writes through, kept (`_sqlite_at_once`).
         self._writer: tuple[AsyncConnection, sqlite_inline.Connection] | None = None
+        # SQLite: its transaction's batch of hot-path writes, until committed (`_sqlite_at_once`).
+        self._batch: _Batch | None = None
         self.engine: AsyncEngine
         # Where long reads run (`snapshot`): on SQLite, aiosqlite's own thread per connection,
         # so a report or the ledger check does not hold up the event loop.
@@ -103,8 +106,11 @@ class Database:
         anyway. (Across processes the row lock alone still decides.)
         """
         if self.is_sqlite:
-            async with _guard(), self._write_lock, self._transaction(begin="IMMEDIATE") as conn:
-                yield conn
+            async with _guard(), self._write_lock:
+                if self._batch is not None:
+                    await _run_to_completion(self._commit_batch())
+                async with self._transaction(begin="IMMEDIATE") as conn:
+                    yield conn
         else:
             async with _guard(), self._queues.hold(queue), self._transaction() as conn:
                 yield conn
@@ -119,9 +125,12 @@ class Database:
         COMMIT. The connection is one of those this process keeps for the hot paths
         (`KeptConnections`, which also handles lost connections).
 
-        SQLite: the `sqlite3` connection inside a transaction, committed when the block ends
-        and rolled back on any error: with `write`, `BEGIN IMMEDIATE` in this process's line of
-        writers, as `write()` does; otherwise a read snapshot, as `read()` gives.
+        SQLite: the `sqlite3` connection inside a transaction. With `write`, `BEGIN IMMEDIATE`
+        in this process's line of writers, as `write()` does, and the writers queued meanwhile
+        join that transaction (group commit): the block runs in a savepoint of its own, rolled
+        back alone on any error, and the block's end waits for the batch's one COMMIT, raising
+        if it failed. The block must not wait for anything (the others queue behind it).
+        Otherwise a read snapshot, as `read()` gives.
         """
         if self.is_sqlite:
             async with _guard(), self._sqlite_at_once(write) as connection:
@@ -133,7 +142,7 @@ class Database:
     @asynccontextmanager
     async def _sqlite_at_once(self, write: bool) -> AsyncIterator[sqlite3.Connection]:
         if not write:
-            async with self.engine.connect() as conn:
+            async with self._connect() as conn:
                 driver = await self._sqlite_driver(conn)
                 driver.sqlite.execute("BEGIN DEFERRED")
                 try:
@@ -141,30 +150,70 @@ class Database:
                 finally:
                     driver.sqlite.rollback()
             return
-        async with self._write_lock:
-            # Writers take turns on this lock, so one connection serves them all: no pool
-            # checkout per write (about a tenth of a hot-path add's time in this process).
-            if self._writer is None:
-                conn = await self.engine.connect()
-                self._writer = (conn, await self._sqlite_driver(conn))
-            driver = self._writer[1]
-            connection = driver.sqlite
-            await sqlite_inline.begin_immediate(connection, driver.busy_timeout_ms)
-            changes = connection.total_changes
-            try:
-                yield connection
-                if connection.total_changes == changes:
-                    # Nothing written (the hot path declined): ending it needs no trip to the
-                    # disk's thread.
-                    connection.rollback()
-                else:
-                    await asyncio.to_thread(connection.commit)
-            except BaseException:
-                # Also after a failed COMMIT, which may leave the transaction open: the next
-                # writer's BEGIN would fail on this connection.
-                if connection.in_transaction:
-                    connection.rollback()
-                raise
+        batch: _Batch | None = None
+        try:
+            async with self._write_lock:
+                # Writers take turns on this lock, so one connection serves them all: no pool
+                # checkout per write (about a tenth of a hot-path add's time in this process).
+                if self._writer is None:
+                    conn = await self.engine.connect()
+                    self._writer = (conn, await self._sqlite_driver(conn))
+                driver = self._writer[1]
+                connection = driver.sqlite
+                batch = self._batch
+                if batch is None:
+                    await sqlite_inline.begin_immediate(connection, driver.busy_timeout_ms)
+                    batch = self._batch = _Batch(connection.total_changes)
+                connection.execute("SAVEPOINT at_once")
+                try:
+                    yield connection
+                except BaseException:
+                    _undo_part(connection)
+                    raise
+                connection.execute("RELEASE at_once")
+        finally:
+            # Also when this writer's part failed: the batch may hold others' parts.
+            if batch is not None:
+                await _run_to_completion(self._end_batch(batch))
+
+    async def _end_batch(self, batch: _Batch) -> None:
+        """Wait for `batch` to be committed, committing it if no writer has yet; raise its
+        failure if the COMMIT failed (then none of its parts was written)."""
+        if not batch.ended:
+            async with self._write_lock:
+                if not batch.ended:
+                    await self._commit_batch()
+        if batch.error is not None:
+            raise batch.error
+
+    async def _commit_batch(self) -> None:
+        """End the open batch of hot-path writes (`_sqlite_at_once`), if any: one COMMIT, one
+        wait for the disk, for every part in it. Called holding `_write_lock`."""
+        batch = self._batch
+        if batch is None:
+            return
+        assert self._writer is not None
+        connection = self._writer[1].sqlite
+        self._batch = None
+        try:
+            if not connection.in_transaction:
+                # SQLite rolled the whole transaction back on an error of one part.
+                raise sqlite3.OperationalError("the write batch was rolled back")
+            if connection.total_changes == batch.changes:
+                # Nothing written (every part declined): ending it needs no trip to the
+                # disk's thread.
+                connection.rollback()
+            else:
+                await asyncio.to_thread(connection.commit)
+        except BaseException as exc:
+            # Also after a failed COMMIT, which may leave the transaction open: the next
+            # writer's BEGIN would fail on this connection.
+            if connection.in_transaction:
+                connection.rollback()
+            batch.error = exc
+            raise
+        finally:
+            batch.ended = True
 
     @staticmethod
     async def _sqlite_driver(conn: AsyncConnection) -> sqlite_inline.Connection:
@@ -181,7 +230,7 @@ class Database:
         statement its own snapshot anyway, so BEGIN and ROLLBACK would only add two round
         trips to every read.
         """
-        async with _guard(), self.engine.connect() as conn:
+        async with _guard(), self._connect() as conn:
             if not self.is_sqlite:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
@@ -207,19 +256,84 @@ class Database:
 
     @asynccontextmanager
     async def _transaction(self, begin: str = "DEFERRED") -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             await conn.execution_options(sqlite_begin=begin)
             async with conn.begin():
                 yield conn
 
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled connection, given back when the block ends.
+
+        SQLAlchemy's own `async with engine.connect()` gives the connection back from a task of
+        its own, so that a cancellation cannot abandon that half-way; the connection stays
+        checked out for a few more turns of the event loop meanwhile. On PostgreSQL that is
+        kept (giving back may take a round trip). On SQLite giving back runs no statement that
+        can wait (`sqlite_inline`: the reset's ROLLBACK runs in place), so it is done right
+        here: under load the detour held several connections at once out of the pool, which
+        then opened and closed a connection for most requests (and SQLite reads the whole
+        schema again on each new connection).
+        """
+        if not self.is_sqlite:
+            async with self.engine.connect() as conn:
+                yield conn
+            return
+        conn = await self.engine.connect()
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
     async def dispose(self) -> None:
         await self._kept.close()
+        async with self._write_lock:
+            # A failed COMMIT is its writers' error, raised to them (`_end_batch`).
+            with contextlib.suppress(Exception):
+                await _run_to_completion(self._commit_batch())
         if self._writer is not None:
             await self._writer[0].close()
             self._writer = None
         await self.engine.dispose()
         if self._long_reads is not self.engine:
             await self._long_reads.dispose()
+
+
+@dataclass
+class _Batch:
+    """Hot-path writes on SQLite that share one transaction, each in a savepoint of its own,
+    and its one COMMIT (`Database._sqlite_at_once`)."""
+
+    changes: int  # the connection's `total_changes` when the transaction began
+    ended: bool = False
+    error: BaseException | None = None  # why the COMMIT failed
+
+
+def _undo_part(connection: sqlite3.Connection) -> None:
+    """Roll back one hot-path write's savepoint, keeping the batch's other parts; when SQLite
+    already rolled back the whole transaction (some errors do), the batch's COMMIT fails."""
+    if connection.in_transaction:
+        try:
+            connection.execute("ROLLBACK TO at_once")
+            connection.execute("RELEASE at_once")
+        except sqlite3.OperationalError:
+            connection.rollback()
+
+
+async def _run_to_completion(work: Awaitable[None]) -> None:
+    """Await `work` even if the caller is cancelled meanwhile (then raise the cancellation
+    once it is done): a batch's COMMIT, which other requests wait for, is never abandoned."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # seen: the cancellation is what the caller gets
+        raise cancelled
+    task.result()
 
 
 # SQLSTATEs of an unreachable or overloaded server: connection exceptions (class 08), shutting
