@@ -55,6 +55,7 @@ def create_app(
         app.state.db = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
+            hot_connections=settings.db_hot_connections,
             timeout=settings.db_timeout_seconds,
         )
         try:

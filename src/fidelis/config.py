@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     admin_password: str | None = None
     # Connections per server process to PostgreSQL; SQLite serializes writers anyway.
     db_pool_size: int = Field(default=20, ge=1, le=200)
+    # Of those, how many the hot paths keep (at most half the pool): each runs one statement
+    # at a time, so a few per process keep a small database server busy; more only make
+    # requests wait on its CPUs instead of in line here (docs/DECISIONS.md).
+    db_hot_connections: int = Field(default=3, ge=1, le=100)
     # A statement that cannot get its connection or lock within this many seconds fails fast.
     db_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # Failed API authentications one client address may make per minute before it gets 429.

@@ -50,7 +50,9 @@ def async_url(url: str) -> URL:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 20, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 20, hot_connections: int = 3, timeout: float = 5.0
+    ) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self._write_lock = asyncio.Lock()
@@ -94,7 +96,9 @@ class Database:
                 },
             )
             self._long_reads = self.engine
-        self._kept = KeptConnections(self.engine, size=pool_size // 2, timeout=timeout)
+        self._kept = KeptConnections(
+            self.engine, size=min(hot_connections, pool_size // 2), timeout=timeout
+        )
 
     @asynccontextmanager
     async def write(self, queue: str | None = None) -> AsyncIterator[AsyncConnection]:
@@ -404,8 +408,9 @@ class KeptConnections:
     """Connections of the pool that `Database.at_once` keeps checked out on PostgreSQL, so a
     hot-path request costs no pool checkout and return (SQLAlchemy's connection objects, its
     checkout and reset: about a twentieth of a points read's time in this process). At most
-    `size` are kept, half the pool, so the general path always has the other half; with a pool
-    of one connection, nothing is kept and each use checks one out.
+    `size` are kept (the `db_hot_connections` setting, never more than half the pool), so the
+    general path always has the rest; with a pool of one connection, nothing is kept and each
+    use checks one out. Requests beyond `size` wait here in line, in arrival order.
 
     SQLAlchemy never sees the driver's errors on these connections, so this does what it does
     on a lost connection: drop the pool's connections, kept ones included (after a server
