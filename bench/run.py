@@ -8,8 +8,11 @@ the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
 1. prepares a PostgreSQL database `fidelis_bench` with 100 000 customers (`c1` .. `c100000`);
 2. starts `fidelis serve` with 2 workers on it (durable commits: PostgreSQL's defaults);
 3. runs the yardsticks (`run_reference.sh`: pgbench's ceiling and the minimal reference app);
-4. runs W1-W5 with `wrk` on loopback, then bulk-loads the ledger to 1 000 000 entries and runs
-   W1 and W3 again (W4), then W6 (SQLite, one process) and reads each worker's memory;
+4. runs W1-W5 with `wrk` on loopback; then, for W4, prepares two more databases, a new one and
+   one bulk-loaded to 1 000 000 entries, starts a server on each and runs W1 and W3 on the
+   small ledger and right after on the big one (pairs, so that the machine's drift over the
+   minutes of a run stays out of the ratio); then W6 (SQLite, one process); and reads each
+   worker's memory;
 5. prints one table: requests/s, p50/p99 latency, non-2xx and socket errors, the ratio to each
    bar, and the commit measured. A run with any error is reported as INVALID, never as fast,
    and the script exits 1.
@@ -74,6 +77,25 @@ def free_port() -> int:
 def fidelis(url: str, *args: str) -> str:
     env = {**os.environ, "FIDELIS_DATABASE_URL": url}
     return run([sys.executable, "-m", "fidelis", *args], env=env)
+
+
+def prepare_postgres(admin: str, name: str) -> tuple[str, str, int]:
+    """A new database `name`: the schema, a tenant and 100 000 customers. Returns its URL, the
+    tenant's Authorization header and its id."""
+    psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql(admin, f"CREATE DATABASE {name}")
+    url = admin.rsplit("/", 1)[0] + f"/{name}"
+    fidelis(url, "migrate")
+    credentials = json.loads(
+        fidelis(url, "tenant", "create", "--slug", "bench", "--name", "Bench", "--json")
+    )
+    auth = (
+        "Basic "
+        + base64.b64encode(f"{credentials['api_token']}:{credentials['api_key']}".encode()).decode()
+    )
+    tenant_id = int(psql(url, "SELECT id FROM tenant WHERE slug = 'bench'").strip())
+    seed_postgres(url, tenant_id)
+    return url, auth, tenant_id
 
 
 def seed_postgres(url: str, tenant_id: int) -> None:
@@ -248,19 +270,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="fidelis-bench-"))
 
     admin = args.pgurl
-    psql(admin, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    psql(admin, f"CREATE DATABASE {DB_NAME}")
-    url = admin.rsplit("/", 1)[0] + f"/{DB_NAME}"
-    fidelis(url, "migrate")
-    credentials = json.loads(
-        fidelis(url, "tenant", "create", "--slug", "bench", "--name", "Bench", "--json")
-    )
-    auth = (
-        "Basic "
-        + base64.b64encode(f"{credentials['api_token']}:{credentials['api_key']}".encode()).decode()
-    )
-    tenant_id = int(psql(url, "SELECT id FROM tenant WHERE slug = 'bench'").strip())
-    seed_postgres(url, tenant_id)
+    url, auth, _ = prepare_postgres(admin, DB_NAME)
     print(f"prepared {CUSTOMERS} customers", file=sys.stderr)
 
     # The reference app runs on this interpreter (its packages are the project's).
@@ -307,24 +317,40 @@ def main() -> int:
         after = points_balance(server.base, auth, "c1")
         hot_ok = results["W5"].requests - results["W5"].non2xx
         hot_lost = hot_ok * 10 - (after - before)
-        server.stop()
-        grow_ledger(url, tenant_id, args.entries)
-        entries = int(psql(url, "SELECT count(*) FROM entry").strip())
-        fidelis(url, "ledger", "check", "--tenant", "bench")
-        server = Server(url, 2, work / "serve-pg-big.log")
-        wrk("warm-up", server.base, 3, script=points_add, env=w1_env)
-        results["W4-W1"] = wrk(
-            f"W1 at {entries} entries", server.base, secs, script=points_add, env=w1_env
-        )
-        results["W4-W3"] = wrk(
-            f"W3 at {entries} entries",
-            server.base,
-            secs,
-            script=HERE / "points_get.lua",
-            env=get_env,
-        )
     finally:
         server.stop()
+
+    # W4 compares a ledger of 1 000 000 entries with a small one, each in a database of its
+    # own with a server of its own, measured in pairs one right after the other so that the
+    # machine's drift over minutes does not enter the ratio.
+    small_url, small_auth, _ = prepare_postgres(admin, f"{DB_NAME}_small")
+    big_url, big_auth, big_tenant = prepare_postgres(admin, f"{DB_NAME}_big")
+    grow_ledger(big_url, big_tenant, args.entries)
+    fidelis(big_url, "ledger", "check", "--tenant", "bench")
+    small = Server(small_url, 2, work / "serve-pg-small.log")
+    big = Server(big_url, 2, work / "serve-pg-big.log")
+    sizes: dict[str, int] = {}
+    try:
+        small_env = {**w1_env, "BENCH_AUTH": small_auth}
+        big_env = {**w1_env, "BENCH_AUTH": big_auth}
+        wrk("warm-up", small.base, 3, script=points_add, env=small_env)
+        wrk("warm-up", big.base, 3, script=points_add, env=big_env)
+        for name, script in (("W1", points_add), ("W3", HERE / "points_get.lua")):
+            for size, server_, env in (("small", small, small_env), ("big", big, big_env)):
+                database = small_url if size == "small" else big_url
+                sizes[size] = int(psql(database, "SELECT count(*) FROM entry").strip())
+                results[f"W4-{name}-{size}"] = wrk(
+                    f"{name} at {sizes[size]} entries",
+                    server_.base,
+                    secs,
+                    script=script,
+                    env=env,
+                )
+    finally:
+        small.stop()
+        big.stop()
+        for name in (f"{DB_NAME}_small", f"{DB_NAME}_big"):
+            psql(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     sqlite_url = f"sqlite:///{work / 'bench.db'}"
     fidelis(sqlite_url, "migrate")
@@ -352,8 +378,18 @@ def main() -> int:
         ("W1 vs pgbench", results["W1"], w1 / pgbench_tps, 0.5),
         ("W2 purchases vs W1", results["W2"], results["W2"].rps / w1, 0.4),
         ("W3 vs GET /health", results["W3"], results["W3"].rps / results["health"].rps, 0.5),
-        ("W4 W1 at 1M vs small", results["W4-W1"], results["W4-W1"].rps / w1, 0.9),
-        ("W4 W3 at 1M vs small", results["W4-W3"], results["W4-W3"].rps / results["W3"].rps, 0.9),
+        (
+            f"W4 W1 at {args.entries / 1e6:g}M vs small",
+            results["W4-W1-big"],
+            results["W4-W1-big"].rps / results["W4-W1-small"].rps,
+            0.9,
+        ),
+        (
+            f"W4 W3 at {args.entries / 1e6:g}M vs small",
+            results["W4-W3-big"],
+            results["W4-W3-big"].rps / results["W4-W3-small"].rps,
+            0.9,
+        ),
         ("W5 hot customer /s", results["W5"], results["W5"].rps / 500, 1.0),
         ("W6 SQLite vs reference", results["W6"], results["W6"].rps / reference_rps, 0.5),
     ]
@@ -384,6 +420,12 @@ def main() -> int:
     print(
         f"W5 hot customer: {hot_ok} changes acknowledged, lost {max(hot_lost, 0)}, "
         f"{in_flight // 10} applied while in flight at the deadline"
+    )
+    print(
+        f"W4 pairs, small ledger then {args.entries / 1e6:g}M entries, one right after the other: "
+        f"W1 {results['W4-W1-small'].rps:.0f} / {results['W4-W1-big'].rps:.0f} req/s, "
+        f"W3 {results['W4-W3-small'].rps:.0f} / {results['W4-W3-big'].rps:.0f} req/s "
+        f"(entries at the end: {sizes.get('small', 0)} / {sizes.get('big', 0)})"
     )
     print(
         "memory after W1: " + ", ".join(f"{mb:.0f} MB" for mb in rss) + " RSS per worker "
