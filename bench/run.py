@@ -336,8 +336,10 @@ def main() -> int:
         wrk("warm-up", small.base, 3, script=points_add, env=small_env)
         wrk("warm-up", big.base, 3, script=points_add, env=big_env)
         for name, script in (("W1", points_add), ("W3", HERE / "points_get.lua")):
-            for size, server_, env in (("small", small, small_env), ("big", big, big_env)):
-                database = small_url if size == "small" else big_url
+            for size, server_, env, database in (
+                ("small", small, small_env, small_url),
+                ("big", big, big_env, big_url),
+            ):
                 sizes[size] = int(psql(database, "SELECT count(*) FROM entry").strip())
                 results[f"W4-{name}-{size}"] = wrk(
                     f"{name} at {sizes[size]} entries",

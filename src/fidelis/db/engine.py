@@ -18,7 +18,6 @@ down or starting up — whether that happens when the transaction opens or half-
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -192,7 +191,9 @@ class Database:
 
     async def _commit_batch(self) -> None:
         """End the open batch of hot-path writes (`_sqlite_at_once`), if any: one COMMIT, one
-        wait for the disk, for every part in it. Called holding `_write_lock`."""
+        wait for the disk, for every part in it. Called holding `_write_lock`. A failure is
+        the batch's writers' to raise (`_end_batch`), not the caller's: a general-path writer
+        ending the batch goes on with its own transaction."""
         batch = self._batch
         if batch is None:
             return
@@ -209,13 +210,12 @@ class Database:
                 connection.rollback()
             else:
                 await asyncio.to_thread(connection.commit)
-        except BaseException as exc:
+        except Exception as exc:
             # Also after a failed COMMIT, which may leave the transaction open: the next
             # writer's BEGIN would fail on this connection.
             if connection.in_transaction:
                 connection.rollback()
             batch.error = exc
-            raise
         finally:
             batch.ended = True
 
@@ -291,9 +291,7 @@ class Database:
     async def dispose(self) -> None:
         await self._kept.close()
         async with self._write_lock:
-            # A failed COMMIT is its writers' error, raised to them (`_end_batch`).
-            with contextlib.suppress(Exception):
-                await _run_to_completion(self._commit_batch())
+            await _run_to_completion(self._commit_batch())
         if self._writer is not None:
             await self._writer[0].close()
             self._writer = None
