@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fidelis import metrics
 from fidelis.api.deps import CurrentTenant
+from fidelis.api.quick import QuickRoute
 
 log = structlog.get_logger("fidelis.http")
 
@@ -97,7 +98,7 @@ class RecordRoute:
                 record["route"] = route_template(path)
 
 
-router = APIRouter(tags=["Operations"])
+router = APIRouter(tags=["Operations"], route_class=QuickRoute)
 
 
 @router.get(

@@ -12,6 +12,7 @@ from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.customers import CustomerIdent
+from fidelis.api.quick import QuickRoute
 from fidelis.customer import service as customer_service
 from fidelis.kit.clock import iso_utc
 from fidelis.kit.money import to_money
@@ -19,7 +20,7 @@ from fidelis.program.schemas import ProgramSettings
 from fidelis.report import service as report_service
 from fidelis.report.service import Movement
 
-router = APIRouter(prefix="/v1/admin/customers", tags=["Admin"])
+router = APIRouter(prefix="/v1/admin/customers", tags=["Admin"], route_class=QuickRoute)
 
 PageNumberParam = Annotated[int, QueryParam(ge=1, le=1_000_000)]
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Body
 from fidelis.api.deps import DB, CurrentTenant
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope
+from fidelis.api.quick import QuickRoute
 from fidelis.errors import InvalidField
 from fidelis.program import service as program_service
 from fidelis.tenant import repository as tenant_repository
 
-router = APIRouter(prefix="/v1/admin", tags=["Admin"])
+router = APIRouter(prefix="/v1/admin", tags=["Admin"], route_class=QuickRoute)
 
 
 @router.get(

@@ -10,13 +10,14 @@ from fastapi import APIRouter, Query
 from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope
+from fidelis.api.quick import QuickRoute
 from fidelis.kit.clock import iso_utc
 from fidelis.kit.money import to_money
 from fidelis.program.schemas import ProgramSettings
 from fidelis.report import service as report_service
 from fidelis.report.service import Flows
 
-router = APIRouter(prefix="/v1/admin/reports", tags=["Admin"])
+router = APIRouter(prefix="/v1/admin/reports", tags=["Admin"], route_class=QuickRoute)
 
 Day = Annotated[date | None, Query(description="A UTC calendar day, YYYY-MM-DD (inclusive).")]
 

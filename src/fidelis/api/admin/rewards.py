@@ -14,9 +14,10 @@ from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.rewards import RewardId
 from fidelis.api.pvt.schemas import Money, Points32, Text
+from fidelis.api.quick import QuickRoute
 from fidelis.reward import service as reward_service
 
-router = APIRouter(prefix="/v1/admin", tags=["Admin"])
+router = APIRouter(prefix="/v1/admin", tags=["Admin"], route_class=QuickRoute)
 
 
 class RewardRequest(BaseModel):

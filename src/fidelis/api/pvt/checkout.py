@@ -9,11 +9,12 @@ from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse, plain
 from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.schemas import CheckoutActionRequest, CheckoutRedeemRequest
+from fidelis.api.quick import QuickRoute
 from fidelis.checkout import service as checkout_service
 from fidelis.checkout.service import ApplyRequest, State
 from fidelis.redemption import rule
 
-router = APIRouter(prefix="/v1/pvt/Checkout", tags=["Checkout cashback"])
+router = APIRouter(prefix="/v1/pvt/Checkout", tags=["Checkout cashback"], route_class=QuickRoute)
 
 # Outcomes of remove / refresh -> (CodeName, what the shopper is told).
 ANSWERS: dict[State, tuple[str, str]] = {

@@ -20,6 +20,7 @@ from fidelis.api.pvt.schemas import (
     CustomerUpsertRequest,
     PointsChangeRequest,
 )
+from fidelis.api.quick import QuickRoute
 from fidelis.customer import service as customer_service
 from fidelis.customer.service import PointsSummary
 from fidelis.db.engine import Connection, Database
@@ -27,7 +28,7 @@ from fidelis.errors import ChangeKeyAlreadyUsed
 from fidelis.kit.clock import as_utc
 from fidelis.tenant.repository import Tenant
 
-router = APIRouter(prefix="/v1/pvt/Customer", tags=["Customers"])
+router = APIRouter(prefix="/v1/pvt/Customer", tags=["Customers"], route_class=QuickRoute)
 
 CustomerIdent = Annotated[
     str,

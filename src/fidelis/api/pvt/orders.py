@@ -17,6 +17,7 @@ from fidelis.api.pvt.schemas import (
     OrderRequest,
     PartialCancelRequest,
 )
+from fidelis.api.quick import QuickRoute
 from fidelis.customer import service as customer_service
 from fidelis.db.engine import Connection
 from fidelis.kit.clock import as_utc, iso_utc
@@ -25,7 +26,7 @@ from fidelis.order import service as order_service
 from fidelis.order.service import OrderReport, Outcome
 from fidelis.tenant.repository import Tenant
 
-router = APIRouter(prefix="/v1/pvt", tags=["Orders"])
+router = APIRouter(prefix="/v1/pvt", tags=["Orders"], route_class=QuickRoute)
 
 OrderId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00]+$")]
 

@@ -22,6 +22,7 @@ from fidelis.api.pvt.schemas import (
     PosRedeemRequest,
     PurchaseFields,
 )
+from fidelis.api.quick import QuickRoute
 from fidelis.customer import service as customer_service
 from fidelis.db.engine import Connection
 from fidelis.redemption import rule
@@ -29,7 +30,7 @@ from fidelis.redemption import service as redemption_service
 from fidelis.redemption.service import Record, RedeemRequest
 from fidelis.tenant.repository import Tenant
 
-router = APIRouter(prefix="/v1/pvt", tags=["Point of sale"])
+router = APIRouter(prefix="/v1/pvt", tags=["Point of sale"], route_class=QuickRoute)
 
 # Ids are database keys: anything outside a signed 64-bit integer cannot name one.
 DbId = Annotated[int, Path(ge=1, le=2**63 - 1)]

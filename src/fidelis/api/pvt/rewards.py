@@ -10,9 +10,10 @@ from fidelis import errors
 from fidelis.api.deps import DB, CurrentTenant
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope, views
+from fidelis.api.quick import QuickRoute
 from fidelis.reward import service as reward_service
 
-router = APIRouter(prefix="/v1/pvt", tags=["Rewards"])
+router = APIRouter(prefix="/v1/pvt", tags=["Rewards"], route_class=QuickRoute)
 
 # Ids are database keys: anything outside a signed 64-bit integer cannot name a reward.
 RewardId = Annotated[int, Path(ge=1, le=2**63 - 1)]

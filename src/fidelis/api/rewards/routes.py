@@ -13,8 +13,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from fidelis import errors
-from fidelis.api.deps import DB, Caller, CurrentCaller, CurrentTenant, Now, confirmed_tenant
+from fidelis.api.deps import (
+    DB,
+    Caller,
+    Now,
+    confirmed_tenant,
+    current_caller,
+    current_tenant,
+)
 from fidelis.api.json import JSONResponse, plain
+from fidelis.api.quick import QuickRoute
 from fidelis.api.rewards import docs
 from fidelis.api.rewards.schemas import CommitBody, LockBody, PurchaseBody, RollbackBody
 from fidelis.errors import AccessDenied, MissingBrand
@@ -37,8 +45,9 @@ def _brand_refusal(request: Request, tenant: Tenant) -> MissingBrand | AccessDen
     return AccessDenied() if brand != tenant.slug else None
 
 
-async def brand_tenant(request: Request, tenant: CurrentTenant) -> Tenant:
+async def brand_tenant(request: Request) -> Tenant:
     """The authenticated tenant, which the `brand` header must name."""
+    tenant = await current_tenant(request)
     refusal = _brand_refusal(request, tenant)
     if refusal is not None:
         raise refusal
@@ -48,19 +57,20 @@ async def brand_tenant(request: Request, tenant: CurrentTenant) -> Tenant:
 Brand = Annotated[Tenant, Depends(brand_tenant)]
 
 
-async def brand_caller(request: Request, caller: CurrentCaller, db: DB) -> Caller:
+async def brand_caller(request: Request) -> Caller:
     """`brand_tenant` for the routes with a one-statement path (`current_caller`)."""
+    caller = await current_caller(request)
     refusal = _brand_refusal(request, caller.tenant)
     if refusal is not None:
         # A revoked key or a blocked address is answered as such, not as a wrong brand.
-        await confirmed_tenant(request, db, caller)
+        await confirmed_tenant(request, request.app.state.db, caller)
         raise refusal
     return caller
 
 
 BrandCaller = Annotated[Caller, Depends(brand_caller)]
 
-router = APIRouter(prefix="/v1/rewards", tags=["Cashback reservation"])
+router = APIRouter(prefix="/v1/rewards", tags=["Cashback reservation"], route_class=QuickRoute)
 # `brand_tenant` reads the header itself (a missing one is a 403, not a validation error), so
 # each route documents it here.
 BRAND = {"parameters": [docs.BRAND]}
