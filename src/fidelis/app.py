@@ -69,6 +69,9 @@ def create_app(
         summary="Loyalty and cashback engine: BonifiQ-compatible Private API and more.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        # Fidelis has its own metrics (`/metrics`) and log line; FastAPI's OpenTelemetry hooks
+        # would otherwise look up three global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.clock = clock

@@ -13,6 +13,7 @@ all of them (prometheus-client's multiprocess mode). See docs/DECISIONS.md.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -53,16 +54,29 @@ TRANSFER_POINTS = Counter(
 )
 
 
+# The labelled children, looked up once per label set (route templates, methods, statuses and
+# transfer types are few): `labels()` takes a lock and builds a key on every call.
+_requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_transfers: dict[str, tuple[Any, Any]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method, route, str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    key = (method, route, status)
+    children = _requests.get(key)
+    if children is None:
+        labels = (method, route, str(status))
+        children = _requests[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def count_transfer(type: str, amount: int) -> None:
     """One ledger transfer of `amount` points was written (called by the ledger repository)."""
-    TRANSFERS.labels(type).inc()
-    TRANSFER_POINTS.labels(type).inc(amount)
+    children = _transfers.get(type)
+    if children is None:
+        children = _transfers[type] = (TRANSFERS.labels(type), TRANSFER_POINTS.labels(type))
+    children[0].inc()
+    children[1].inc(amount)
 
 
 def render() -> tuple[bytes, str]:

@@ -21,10 +21,12 @@ class CaseInsensitivePaths:
 
     def __init__(self, app: ASGIApp, routes: list[tuple[frozenset[str], str]]) -> None:
         self.app = app
-        self.templates: list[tuple[frozenset[str], list[str | None]]] = [
-            (methods, [None if s.startswith("{") else s for s in path.strip("/").split("/")])
-            for methods, path in routes
-        ]
+        # The templates of each method by their number of segments, in declaration order.
+        self.templates: dict[tuple[str, int], list[list[str | None]]] = {}
+        for methods, path in routes:
+            template = [None if s.startswith("{") else s for s in path.strip("/").split("/")]
+            for method in sorted(methods):
+                self.templates.setdefault((method, len(template)), []).append(template)
 
     def canonical(self, method: str, path: str) -> str:
         """The declared spelling of `path` for a route answering `method`, else `path`.
@@ -33,9 +35,7 @@ class CaseInsensitivePaths:
         `GET /v1/pvt/Customer/Upsert` is not mistaken for the `POST .../upsert` route.
         """
         segments = path.strip("/").split("/")
-        for methods, template in self.templates:
-            if method not in methods or len(template) != len(segments):
-                continue
+        for template in self.templates.get((method, len(segments)), ()):
             pairs = list(zip(template, segments, strict=True))
             if all(t is None or t.lower() == s.lower() for t, s in pairs):
                 if all(t is None or t == s for t, s in pairs):
@@ -63,10 +63,21 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared = None
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+            elif name == b"transfer-encoding":
+                declared = None
+                break
+        else:
+            if declared is not None and declared > self.limit:
                 await _too_large(scope, receive, send)
                 return
+            # The server hands the app exactly the declared length (and no body when none is
+            # declared): only a chunked body needs counting.
+            await self.app(scope, receive, send)
+            return
         seen = 0
         too_large = False
 

@@ -14,6 +14,7 @@ and documents. The tenant is the slug `current_tenant` put on `request.state`.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import Any
@@ -35,6 +36,7 @@ UNMATCHED = "unmatched"
 _CONVERTER = re.compile(r"\{([^}:]+):[^}]+\}")
 
 
+@functools.cache
 def route_template(path: str) -> str:
     return _CONVERTER.sub(r"{\1}", path)
 

@@ -26,7 +26,9 @@ def iso_utc(value: datetime | None) -> str | None:
     """ISO-8601 in UTC with a `Z`, as the Private API writes dates."""
     if value is None:
         return None
-    return as_utc(value).isoformat().replace("+00:00", "Z")
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat()[:-6] + "Z"  # "+00:00" is always the last six characters
 
 
 def iso_brasilia(value: datetime | None) -> str | None:

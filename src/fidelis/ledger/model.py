@@ -220,6 +220,12 @@ class HistoryItem:
     is_canceled: bool
 
 
+# Members by value, for the rows of `SummedPoints.from_rows`: a dict lookup instead of the
+# enum's own call, which goes through its metaclass.
+_TRANSFER_TYPES = {member.value: member for member in TransferType}
+_POINT_TYPES = {member.value: member for member in PointType}
+
+
 @dataclass(frozen=True, slots=True)
 class SummedPoints:
     """A settled customer's points as the database summed them (`ledger.hotpath`): cached
@@ -257,9 +263,9 @@ class SummedPoints:
             history=[
                 HistoryItem(
                     id=item[0],
-                    type=TransferType(item[1]),
+                    type=_TRANSFER_TYPES[item[1]],
                     points=item[2],
-                    point_type=PointType(item[3]) if item[3] is not None else None,
+                    point_type=_POINT_TYPES[item[3]] if item[3] is not None else None,
                     created_at=instant(item[4]),
                     customer_reason=item[5],
                     order_ref=item[6],
