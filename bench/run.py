@@ -192,9 +192,14 @@ class Server:
         sys.exit(f"error: fidelis serve did not start (see {log})")
 
     def worker_rss_mb(self) -> list[float]:
-        out = run(["ps", "-o", "pid=,ppid=,rss=", "-A"])
-        rows = [line.split() for line in out.splitlines() if line.strip()]
-        children = [int(r[2]) for r in rows if int(r[1]) == self.process.pid]
+        out = run(["ps", "-o", "pid=,ppid=,rss=,args=", "-A"])
+        rows = [line.split(None, 3) for line in out.splitlines() if line.strip()]
+        # The workers, not multiprocessing's resource tracker (also a child of the server).
+        children = [
+            int(r[2])
+            for r in rows
+            if int(r[1]) == self.process.pid and "resource_tracker" not in r[3]
+        ]
         own = [int(r[2]) for r in rows if int(r[0]) == self.process.pid]
         return [kb / 1024 for kb in (children or own)]
 
