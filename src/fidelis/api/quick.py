@@ -51,9 +51,9 @@ class QuickRoute(APIRoute):
             values = await plan.bind(request)
             if values is None:
                 return await full(request)
-            for name, call in plan.dependencies:
+            for names, call in plan.dependencies:
                 value = await call(request)
-                if name is not None:
+                for name in names:
                     values[name] = value
             response = await plan.endpoint(**values)
             assert isinstance(response, Response), "a planned endpoint answers a Response"
@@ -71,7 +71,9 @@ class _Plan:
     path: tuple[tuple[str, Any], ...]  # (name, FastAPI's field)
     body_name: str | None
     body_model: type[BaseModel] | None
-    dependencies: tuple[tuple[str | None, Callable[[Request], Coroutine[Any, Any, Any]]], ...]
+    # Each dependency once, with the parameters it fills (as FastAPI caches a dependency that
+    # several parameters declare).
+    dependencies: tuple[tuple[tuple[str, ...], Callable[[Request], Coroutine[Any, Any, Any]]], ...]
 
     @classmethod
     def of(cls, route: APIRoute) -> _Plan | None:
@@ -101,19 +103,21 @@ class _Plan:
             ):
                 return None
             body_name, body_model = field.name, annotation
-        dependencies = []
+        dependencies: dict[Callable[[Request], Coroutine[Any, Any, Any]], list[str]] = {}
         for sub in dependant.dependencies:
-            if not _takes_only_request(sub):
+            if not _takes_only_request(sub) or not sub.use_cache:
                 return None
             assert sub.call is not None
-            dependencies.append((sub.name, sub.call))
+            names = dependencies.setdefault(sub.call, [])
+            if sub.name is not None:
+                names.append(sub.name)
         return cls(
             endpoint=endpoint,
             request_name=dependant.request_param_name,
             path=tuple((field.name, field) for field in dependant.path_params),
             body_name=body_name,
             body_model=body_model,
-            dependencies=tuple(dependencies),
+            dependencies=tuple((tuple(names), call) for call, names in dependencies.items()),
         )
 
     async def bind(self, request: Request) -> dict[str, Any] | None:
