@@ -13,9 +13,10 @@ the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
    small ledger and right after on the big one (pairs, so that the machine's drift over the
    minutes of a run stays out of the ratio); then W6 (SQLite, one process); and reads each
    worker's memory;
-5. prints one table: requests/s, p50/p99 latency, non-2xx and socket errors, the ratio to each
-   bar, and the commit measured. A run with any error is reported as INVALID, never as fast,
-   and the script exits 1.
+5. prints one table: requests/s, p50/p99 latency, non-2xx and socket errors, the host's CPU
+   steal during the workload (time the hypervisor gave other guests: a run with much of it
+   measured the host's load too), the ratio to each bar, and the commit measured. A run with
+   any error is reported as INVALID, never as fast, and the script exits 1.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class Result:
     requests: int
     non2xx: int
     socket_errors: int
+    # The share of CPU time the hypervisor gave to other guests during the run (Linux's
+    # "steal"); a run that lost much of the machine measured the host's load too.
+    steal_pct: float = 0.0
 
     @property
     def clean(self) -> bool:
@@ -223,8 +227,27 @@ def wrk(
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
+    before = cpu_times()
     out = run([*command, url], env={**os.environ, **(env or {})})
-    return parse_wrk(name, out)
+    result = parse_wrk(name, out)
+    result.steal_pct = steal_pct(before, cpu_times())
+    return result
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time counters (`/proc/stat`'s `cpu` line); empty where there is none."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(x) for x in stat.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+def steal_pct(before: list[int], after: list[int]) -> float:
+    if len(before) < 8 or len(after) < 8:
+        return 0.0
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return 100.0 * spent[7] / sum(spent) if sum(spent) else 0.0
 
 
 def _ms(text: str) -> float:
@@ -280,10 +303,12 @@ def main() -> int:
 
     # The reference app runs on this interpreter (its packages are the project's).
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    before = cpu_times()
     yardsticks = run(
         ["bash", str(args.yardsticks / "run_reference.sh"), str(secs)],
         env={**os.environ, "PGURL": admin, "PATH": path},
     )
+    yardstick_steal = steal_pct(before, cpu_times())
     figures = dict(re.findall(r"^(\w+)=([\d.]+)", yardsticks, re.M))
     pgbench_tps = float(figures["pgbench_tps"])
     reference_rps = float(figures["reference_rps"])
@@ -406,10 +431,11 @@ def main() -> int:
     )
     print(
         f"yardsticks: pgbench {pgbench_tps:.0f} tps, reference app {reference_rps:.0f} req/s "
-        f"({reference_errors} non-2xx), GET /health {results['health'].rps:.0f} req/s"
+        f"({reference_errors} non-2xx), GET /health {results['health'].rps:.0f} req/s; "
+        f"steal during the yardsticks {yardstick_steal:.1f}%"
     )
     header = f"{'workload':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non2xx':>8}{'sockerr':>8}"
-    print(header + f"{'ratio':>8}{'bar':>6}  verdict")
+    print(header + f"{'steal%':>8}{'ratio':>8}{'bar':>6}  verdict")
     invalid = False
     for label, result, ratio, bar in rows:
         verdict = "ok" if ratio >= bar else "BELOW BAR"
@@ -419,7 +445,8 @@ def main() -> int:
             verdict, invalid = "INVALID (errors)", True
         print(
             f"{label:<26}{result.rps:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
-            f"{result.non2xx:>8}{result.socket_errors:>8}{ratio:>8.2f}{bar:>6.1f}  {verdict}"
+            f"{result.non2xx:>8}{result.socket_errors:>8}{result.steal_pct:>8.1f}{ratio:>8.2f}"
+            f"{bar:>6.1f}  {verdict}"
         )
     # wrk stops counting at the deadline: requests still in flight then may have applied, so
     # the balance may hold a few more changes than were acknowledged, never fewer.
