@@ -303,12 +303,12 @@ def main() -> int:
 
     # The reference app runs on this interpreter (its packages are the project's).
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    before = cpu_times()
+    cpu_before = cpu_times()
     yardsticks = run(
         ["bash", str(args.yardsticks / "run_reference.sh"), str(secs)],
         env={**os.environ, "PGURL": admin, "PATH": path},
     )
-    yardstick_steal = steal_pct(before, cpu_times())
+    yardstick_steal = steal_pct(cpu_before, cpu_times())
     figures = dict(re.findall(r"^(\w+)=([\d.]+)", yardsticks, re.M))
     pgbench_tps = float(figures["pgbench_tps"])
     reference_rps = float(figures["reference_rps"])
