@@ -12,6 +12,7 @@ all of them (prometheus-client's multiprocess mode). See docs/DECISIONS.md.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -54,29 +55,30 @@ TRANSFER_POINTS = Counter(
 )
 
 
-# The labelled children, looked up once per label set (route templates, methods, statuses and
-# transfer types are few): `labels()` takes a lock and builds a key on every call.
-_requests: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-_transfers: dict[str, tuple[Any, Any]] = {}
-
-
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    key = (method, route, status)
-    children = _requests.get(key)
-    if children is None:
-        labels = (method, route, str(status))
-        children = _requests[key] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
-    children[0].inc()
-    children[1].observe(seconds)
+    requests, latency = _request_series(method, route, status)
+    requests.inc()
+    latency.observe(seconds)
 
 
 def count_transfer(type: str, amount: int) -> None:
     """One ledger transfer of `amount` points was written (called by the ledger repository)."""
-    children = _transfers.get(type)
-    if children is None:
-        children = _transfers[type] = (TRANSFERS.labels(type), TRANSFER_POINTS.labels(type))
-    children[0].inc()
-    children[1].inc(amount)
+    transfers, points = _transfer_series(type)
+    transfers.inc()
+    points.inc(amount)
+
+
+# The labelled series, looked up once per label set (methods, route templates, statuses and
+# transfer types are few): `labels()` takes a lock and builds a key on every call.
+@functools.cache
+def _request_series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    labels = (method, route, str(status))
+    return REQUESTS.labels(*labels), LATENCY.labels(*labels)
+
+
+@functools.cache
+def _transfer_series(type: str) -> tuple[Any, Any]:
+    return TRANSFERS.labels(type), TRANSFER_POINTS.labels(type)
 
 
 def render() -> tuple[bytes, str]:

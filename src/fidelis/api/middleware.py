@@ -63,18 +63,14 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = None
+        chunked = False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit():
-                declared = int(value)
-            elif name == b"transfer-encoding":
-                declared = None
-                break
-        else:
-            if declared is not None and declared > self.limit:
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await _too_large(scope, receive, send)
                 return
-            # The server hands the app exactly the declared length (and no body when none is
+            chunked = chunked or name == b"transfer-encoding"
+        if not chunked:
+            # The server hands the app exactly the declared length (no body when none is
             # declared): only a chunked body needs counting.
             await self.app(scope, receive, send)
             return

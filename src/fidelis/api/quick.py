@@ -69,8 +69,7 @@ class _Plan:
     endpoint: Callable[..., Coroutine[Any, Any, Any]]
     request_name: str | None
     path: tuple[tuple[str, Any], ...]  # (name, FastAPI's field)
-    body_name: str | None
-    body_model: type[BaseModel] | None
+    body: tuple[str, type[BaseModel]] | None  # (name, the model of the whole JSON body)
     # Each dependency once, with the parameters it fills (as FastAPI caches a dependency that
     # several parameters declare).
     dependencies: tuple[tuple[tuple[str, ...], Callable[[Request], Coroutine[Any, Any, Any]]], ...]
@@ -92,7 +91,7 @@ class _Plan:
             or len(dependant.body_params) > 1
         ):
             return None
-        body_name, body_model = None, None
+        body = None
         if dependant.body_params:
             field = dependant.body_params[0]
             annotation = field.field_info.annotation
@@ -102,7 +101,7 @@ class _Plan:
                 or not issubclass(annotation, BaseModel)
             ):
                 return None
-            body_name, body_model = field.name, annotation
+            body = (field.name, annotation)
         dependencies: dict[Callable[[Request], Coroutine[Any, Any, Any]], list[str]] = {}
         for sub in dependant.dependencies:
             if not _takes_only_request(sub) or not sub.use_cache:
@@ -115,8 +114,7 @@ class _Plan:
             endpoint=endpoint,
             request_name=dependant.request_param_name,
             path=tuple((field.name, field) for field in dependant.path_params),
-            body_name=body_name,
-            body_model=body_model,
+            body=body,
             dependencies=tuple((tuple(names), call) for call, names in dependencies.items()),
         )
 
@@ -134,12 +132,12 @@ class _Plan:
             if errors:
                 return None
             values[name] = value
-        if self.body_model is not None:
-            assert self.body_name is not None
+        if self.body is not None:
+            name, model = self.body
             if request.headers.get("content-type") != "application/json":
                 return None
             try:
-                values[self.body_name] = self.body_model.model_validate_json(await request.body())
+                values[name] = model.model_validate_json(await request.body())
             except ValidationError:
                 return None
         return values
