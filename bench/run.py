@@ -15,8 +15,10 @@ the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
    worker's memory;
 5. prints one table: requests/s, p50/p99 latency, non-2xx and socket errors, the host's CPU
    steal during the workload (time the hypervisor gave other guests: a run with much of it
-   measured the host's load too), the ratio to each bar, and the commit measured. A run with
-   any error is reported as INVALID, never as fast, and the script exits 1.
+   measured the host's load too), the CPU time each request cost the server's processes and
+   PostgreSQL's (on a machine whose cores are all busy, requests/s is the CPU there is divided
+   by their sum), the ratio to each bar, and the commit measured. A run with any error is
+   reported as INVALID, never as fast, and the script exits 1.
 """
 
 from __future__ import annotations
@@ -58,6 +60,10 @@ class Result:
     # The share of CPU time the hypervisor gave to other guests during the run (Linux's
     # "steal"); a run that lost much of the machine measured the host's load too.
     steal_pct: float = 0.0
+    # CPU time per request of the server's processes and of PostgreSQL's (all its processes,
+    # background ones included): on a machine whose cores are all busy, what bounds req/s.
+    server_us: float = 0.0
+    database_us: float = 0.0
 
     @property
     def clean(self) -> bool:
@@ -226,15 +232,56 @@ def wrk(
     script: Path | None = None,
     env: dict[str, str] | None = None,
     connections: int = 32,
+    server: Server | None = None,
 ) -> Result:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
-    before = cpu_times()
+    group = server.process.pid if server is not None else None
+    before, sides_before = cpu_times(), cpu_by_process(group)
     out = run([*command, url], env={**os.environ, **(env or {})})
     result = parse_wrk(name, out)
     result.steal_pct = steal_pct(before, cpu_times())
+    spent = cpu_spent(sides_before, cpu_by_process(group))
+    if result.requests:
+        per_request = 1e6 / os.sysconf("SC_CLK_TCK") / result.requests
+        result.server_us = spent["server"] * per_request
+        result.database_us = spent["postgres"] * per_request
     return result
+
+
+def cpu_by_process(server_group: int | None) -> dict[int, tuple[str, int]]:
+    """Each process of the server (its process group) and of PostgreSQL: which side it is
+    on and its CPU time so far, in clock ticks."""
+    found: dict[int, tuple[str, int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                line = stat.read()
+        except OSError:
+            continue  # ended meanwhile
+        # "pid (comm) state ppid pgrp ... utime stime ...": comm may hold spaces and parens.
+        comm = line[line.index("(") + 1 : line.rindex(")")]
+        fields = line[line.rindex(")") + 2 :].split()
+        ticks = int(fields[11]) + int(fields[12])
+        if comm == "postgres":
+            found[int(entry.name)] = ("postgres", ticks)
+        elif server_group is not None and int(fields[2]) == server_group:
+            found[int(entry.name)] = ("server", ticks)
+    return found
+
+
+def cpu_spent(
+    before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]]
+) -> dict[str, int]:
+    """Clock ticks each side spent between two readings (a process that started in between
+    counts whole)."""
+    spent = {"server": 0, "postgres": 0}
+    for pid, (side, ticks) in after.items():
+        spent[side] += ticks - before.get(pid, (side, 0))[1]
+    return spent
 
 
 def cpu_times() -> list[int]:
@@ -324,7 +371,9 @@ def main() -> int:
     results: dict[str, Result] = {}
     try:
         wrk("warm-up", server.base, 3, script=points_add, env=w1_env)
-        results["W1"] = wrk("W1 points add", server.base, secs, script=points_add, env=w1_env)
+        results["W1"] = wrk(
+            "W1 points add", server.base, secs, script=points_add, env=w1_env, server=server
+        )
         rss = server.worker_rss_mb()
         # The buyers of W2 need cashback: a few seconds of adds on c1..c1000 first.
         wrk("prefill", server.base, 5, script=points_add, env={**w1_env, "BENCH_CUSTOMERS": "1000"})
@@ -334,11 +383,17 @@ def main() -> int:
             secs,
             script=HERE / "lock_commit.lua",
             env={**w1_env, "BENCH_BRAND": "bench"},
+            server=server,
         )
         results["W3"] = wrk(
-            "W3 points read", server.base, secs, script=HERE / "points_get.lua", env=get_env
+            "W3 points read",
+            server.base,
+            secs,
+            script=HERE / "points_get.lua",
+            env=get_env,
+            server=server,
         )
-        results["health"] = wrk("GET /health", f"{server.base}/health", secs)
+        results["health"] = wrk("GET /health", f"{server.base}/health", secs, server=server)
         before = points_balance(server.base, auth, "c1")
         results["W5"] = wrk(
             "W5 hot customer",
@@ -346,6 +401,7 @@ def main() -> int:
             secs,
             script=points_add,
             env={**w1_env, "BENCH_CUSTOMERS": "1"},
+            server=server,
         )
         after = points_balance(server.base, auth, "c1")
         hot_ok = results["W5"].requests - results["W5"].non2xx
@@ -380,6 +436,7 @@ def main() -> int:
                     secs,
                     script=script,
                     env=env,
+                    server=server_,
                 )
     finally:
         small.stop()
@@ -403,7 +460,9 @@ def main() -> int:
     try:
         sqlite_env = {"BENCH_AUTH": sqlite_auth, "BENCH_CUSTOMERS": str(CUSTOMERS)}
         wrk("warm-up", lite.base, 3, script=points_add, env=sqlite_env)
-        results["W6"] = wrk("W6 SQLite W1", lite.base, secs, script=points_add, env=sqlite_env)
+        results["W6"] = wrk(
+            "W6 SQLite W1", lite.base, secs, script=points_add, env=sqlite_env, server=lite
+        )
     finally:
         lite.stop()
 
@@ -460,7 +519,7 @@ def main() -> int:
         f"steal during the yardsticks {yardstick_steal:.1f}%"
     )
     header = f"{'workload':<26}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non2xx':>8}{'sockerr':>8}"
-    print(header + f"{'steal%':>8}{'ratio':>8}{'bar':>6}  verdict")
+    print(header + f"{'steal%':>8}{'cpu us/req':>12}{'ratio':>8}{'bar':>6}  verdict")
     invalid = False
     for label, result, ratio, bar, divisor_steal in rows:
         verdict = "ok" if ratio >= bar else "BELOW BAR"
@@ -472,7 +531,8 @@ def main() -> int:
             verdict += ", host-disturbed"
         print(
             f"{label:<26}{result.rps:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
-            f"{result.non2xx:>8}{result.socket_errors:>8}{result.steal_pct:>8.1f}{ratio:>8.2f}"
+            f"{result.non2xx:>8}{result.socket_errors:>8}{result.steal_pct:>8.1f}"
+            f"{f'{result.server_us:.0f}+{result.database_us:.0f}':>12}{ratio:>8.2f}"
             f"{bar:>6.1f}  {verdict}"
         )
     # wrk stops counting at the deadline: requests still in flight then may have applied, so
