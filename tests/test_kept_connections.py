@@ -1,6 +1,7 @@
 """The connections the hot paths keep on PostgreSQL (`db.engine.KeptConnections`): they never
-take the whole pool from the general path, and one the server ended while it was kept is
-replaced at once, without failing a request.
+take the whole pool from the general path, a request that waits for one longer than the
+timeout is refused (503) without costing the others their turn, and one the server ended while
+it was kept is replaced at once, without failing a request.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from fidelis.db.engine import Database
+from fidelis.errors import ServiceUnavailable
 
 pytestmark = pytest.mark.skipif(
     "not os.environ.get('FIDELIS_TEST_DATABASE_URL', '').startswith('postgres')",
@@ -50,6 +52,42 @@ def test_hot_paths_leave_half_the_pool_to_the_general_path(database_url: str) ->
                 assert (await two.execute(text("SELECT 2"))).scalar_one() == 2
             release.set()
             await asyncio.wait_for(asyncio.gather(first, second, third), 10)
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_request_waiting_past_the_timeout_for_a_kept_connection_is_refused(
+    database_url: str,
+) -> None:
+    async def work() -> None:
+        db = Database(database_url, pool_size=2, timeout=0.3)  # one kept connection
+        try:
+            held = asyncio.Event()
+            release = asyncio.Event()
+
+            async def hold() -> None:
+                async with db.at_once() as driver:
+                    await driver.fetchval("SELECT 1")
+                    held.set()
+                    await release.wait()
+
+            holder = asyncio.create_task(hold())
+            await held.wait()
+
+            async def wait_in_line() -> None:
+                async with db.at_once():
+                    pytest.fail("lent a connection that another request holds")
+
+            # Refused at the database's timeout (0.3 s), long before the test's own 5 s.
+            with pytest.raises(ServiceUnavailable):
+                await asyncio.wait_for(wait_in_line(), 5)
+            release.set()
+            await holder
+            # The line is whole again: the turn the refused request waited for was not lost.
+            assert await _backend_pid(db) > 0
+            assert await _backend_pid(db) > 0
         finally:
             await db.dispose()
 

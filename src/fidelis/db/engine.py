@@ -430,7 +430,9 @@ class KeptConnections:
     async def lend(self) -> AsyncIterator[Any]:
         """The driver's connection of a kept connection, for the block's duration."""
         if self._turns.locked():
-            await asyncio.wait_for(self._turns.acquire(), self._timeout)
+            # A deadline on the wait itself: `wait_for` would wrap it in a task of its own.
+            async with asyncio.timeout(self._timeout):
+                await self._turns.acquire()
         else:
             await self._turns.acquire()
         try:
