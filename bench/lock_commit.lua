@@ -1,6 +1,8 @@
 -- wrk script: W2 load. A purchase is two requests: lock the cashback, then commit it.
 -- Each wrk thread keeps the tokens its locks returned and commits them on its next requests;
--- `done` prints the number of committed purchases ("purchases: N").
+-- `done` prints the number of committed purchases ("purchases: N") and of locks refused for
+-- want of balance ("dry: N"; the buyers must be funded for the whole run, or this measures
+-- refusals instead of purchases).
 -- Env: BENCH_AUTH, BENCH_BRAND (the tenant's slug), BENCH_BUYERS (default 1000: customers
 -- c1..cN, who must hold some points).
 local auth = os.getenv("BENCH_AUTH")
@@ -10,6 +12,7 @@ local headers = {["Content-Type"] = "application/json", ["brand"] = brand}
 if auth then headers["Authorization"] = auth end
 local tokens = {}
 purchases = 0
+dry = 0
 local threads = {}
 
 function setup(thread)
@@ -33,13 +36,16 @@ function response(status, hdrs, body)
     table.insert(tokens, token)
   elseif status == 200 and string.find(body, '"committed"', 1, true) then
     purchases = purchases + 1
+  elseif string.find(body, '"NO_BALANCE"', 1, true) then
+    dry = dry + 1
   end
 end
 
 function done(summary, latency, requests)
-  local total = 0
+  local total, refused = 0, 0
   for _, thread in ipairs(threads) do
     total = total + thread:get("purchases")
+    refused = refused + thread:get("dry")
   end
-  io.write(string.format("purchases: %d\n", total))
+  io.write(string.format("purchases: %d\ndry: %d\n", total, refused))
 end

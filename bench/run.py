@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import re
@@ -42,6 +43,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CUSTOMERS = 100_000
+BUYERS = 1_000  # W2's customers, c1..c1000 (lock_commit.lua's default)
 # Above this share of CPU steal a workload's figure says as much about the host as about
 # Fidelis: the table marks it "host-disturbed" (run again for a clean figure).
 DISTURBED_STEAL_PCT = 5.0
@@ -57,6 +59,8 @@ class Result:
     requests: int
     non2xx: int
     socket_errors: int
+    # W2: locks refused because the buyer had no balance left (a run short of funds).
+    dry: int = 0
     # The share of CPU time the hypervisor gave to other guests during the run (Linux's
     # "steal"); a run that lost much of the machine measured the host's load too.
     steal_pct: float = 0.0
@@ -318,9 +322,45 @@ def parse_wrk(name: str, out: str) -> Result:
     if purchases:
         seconds = requests / rps if rps else 1
         rps = int(purchases.group(1)) / seconds
+    dry = re.search(r"dry:\s+(\d+)", out)
     return Result(
-        name, rps, p50, p99, requests, int(non2xx.group(1)) if non2xx else 0, socket_errors
+        name,
+        rps,
+        p50,
+        p99,
+        requests,
+        int(non2xx.group(1)) if non2xx else 0,
+        socket_errors,
+        dry=int(dry.group(1)) if dry else 0,
     )
+
+
+def fund(base: str, auth: str, customers: int, points: int) -> None:
+    """Credit `points` to each of c1..c`customers` through the API (one points add each)."""
+    port = int(base.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for n in range(1, customers + 1):
+            body = json.dumps(
+                {
+                    "Points": points,
+                    "OperationType": 0,
+                    "Reason": "bench funds",
+                    "ChangeKey": f"fund-{n}",
+                }
+            )
+            connection.request(
+                "POST",
+                f"/v1/pvt/Customer/c{n}/points",
+                body,
+                {"Authorization": auth, "Content-Type": "application/json"},
+            )
+            answer = connection.getresponse()
+            answer.read()
+            if answer.status != 200:
+                sys.exit(f"error: funding c{n} answered {answer.status}")
+    finally:
+        connection.close()
 
 
 def points_balance(base: str, auth: str, customer: str) -> int:
@@ -375,8 +415,9 @@ def main() -> int:
             "W1 points add", server.base, secs, script=points_add, env=w1_env, server=server
         )
         rss = server.worker_rss_mb()
-        # The buyers of W2 need cashback: a few seconds of adds on c1..c1000 first.
-        wrk("prefill", server.base, 5, script=points_add, env={**w1_env, "BENCH_CUSTOMERS": "1000"})
+        # The buyers of W2 need cashback for the whole run, however fast it goes: a lock takes
+        # 5 points, so a million points each outlast any number of purchases a run can make.
+        fund(server.base, auth, BUYERS, 1_000_000)
         results["W2"] = wrk(
             "W2 lock+commit",
             server.base,
@@ -529,12 +570,15 @@ def main() -> int:
             verdict, invalid = "INVALID (errors)", True
         elif max(result.steal_pct, divisor_steal) > DISTURBED_STEAL_PCT:
             verdict += ", host-disturbed"
+        if result.dry:
+            verdict += ", buyers ran dry"
         print(
             f"{label:<26}{result.rps:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
             f"{result.non2xx:>8}{result.socket_errors:>8}{result.steal_pct:>8.1f}"
             f"{f'{result.server_us:.0f}+{result.database_us:.0f}':>12}{ratio:>8.2f}"
             f"{bar:>6.1f}  {verdict}"
         )
+    print(f"W2 lock+commit: {results['W2'].dry} locks refused for want of balance")
     # wrk stops counting at the deadline: requests still in flight then may have applied, so
     # the balance may hold a few more changes than were acknowledged, never fewer.
     in_flight = max(-hot_lost, 0)
