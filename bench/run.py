@@ -370,6 +370,23 @@ def points_balance(base: str, auth: str, customer: str) -> int:
     return int(json.loads(out)["PointsBalance"])
 
 
+def verdict(
+    result: Result, ratio: float, bar: float, divisor_steal: float, *, p99_bar: bool = False
+) -> str:
+    """A table row's verdict: a run with errors is INVALID whatever its speed; `p99_bar`: the
+    row is also judged on p99 ≤ 50 ms (W1's bar)."""
+    if not result.clean:
+        return "INVALID (errors)"
+    text = "ok" if ratio >= bar else "BELOW BAR"
+    if p99_bar and result.p99_ms > 50:
+        text = "BELOW BAR (p99 > 50 ms)"
+    if max(result.steal_pct, divisor_steal) > DISTURBED_STEAL_PCT:
+        text += ", host-disturbed"
+    if result.dry:
+        text += ", buyers ran dry"
+    return text
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
@@ -563,20 +580,15 @@ def main() -> int:
     print(header + f"{'steal%':>8}{'cpu us/req':>12}{'ratio':>8}{'bar':>6}  verdict")
     invalid = False
     for label, result, ratio, bar, divisor_steal in rows:
-        verdict = "ok" if ratio >= bar else "BELOW BAR"
-        if label.startswith("W1 vs reference") and result.p99_ms > 50:
-            verdict = "BELOW BAR (p99 > 50 ms)"
-        if not result.clean:
-            verdict, invalid = "INVALID (errors)", True
-        elif max(result.steal_pct, divisor_steal) > DISTURBED_STEAL_PCT:
-            verdict += ", host-disturbed"
-        if result.dry:
-            verdict += ", buyers ran dry"
+        invalid = invalid or not result.clean
+        judged = verdict(
+            result, ratio, bar, divisor_steal, p99_bar=label.startswith("W1 vs reference")
+        )
         print(
             f"{label:<26}{result.rps:>9.0f}{result.p50_ms:>9.1f}{result.p99_ms:>9.1f}"
             f"{result.non2xx:>8}{result.socket_errors:>8}{result.steal_pct:>8.1f}"
             f"{f'{result.server_us:.0f}+{result.database_us:.0f}':>12}{ratio:>8.2f}"
-            f"{bar:>6.1f}  {verdict}"
+            f"{bar:>6.1f}  {judged}"
         )
     print(f"W2 lock+commit: {results['W2'].dry} locks refused for want of balance")
     # wrk stops counting at the deadline: requests still in flight then may have applied, so
