@@ -39,11 +39,12 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CUSTOMERS = 100_000
-BUYERS = 1_000  # W2's customers, c1..c1000 (lock_commit.lua's default)
+BUYERS = 1_000  # W2's customers, c1..c1000
 # Above this share of CPU steal a workload's figure says as much about the host as about
 # Fidelis: the table marks it "host-disturbed" (run again for a clean figure).
 DISTURBED_STEAL_PCT = 5.0
@@ -335,39 +336,39 @@ def parse_wrk(name: str, out: str) -> Result:
     )
 
 
-def fund(base: str, auth: str, customers: int, points: int) -> None:
-    """Credit `points` to each of c1..c`customers` through the API (one points add each)."""
-    port = int(base.rsplit(":", 1)[1])
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
+class Api:
+    """The server's Private API over one connection, for the bench's own requests (wrk sends
+    the load); one per burst of requests, as the server closes an idle connection."""
+
+    def __init__(self, base: str, auth: str) -> None:
+        self._connection = http.client.HTTPConnection(
+            "127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=30
+        )
+        self._auth = auth
+
+    def __enter__(self) -> Api:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._connection.close()
+
+    def call(self, method: str, path: str, body: dict[str, object] | None = None) -> Any:
+        headers = {"Authorization": self._auth, "Content-Type": "application/json"}
+        self._connection.request(method, path, json.dumps(body) if body else None, headers)
+        answer = self._connection.getresponse()
+        text = answer.read()
+        if answer.status != 200:
+            sys.exit(f"error: {method} {path} answered {answer.status}")
+        return json.loads(text)
+
+    def fund(self, customers: int, points: int) -> None:
+        """Credit `points` to each of c1..c`customers` (one points add each)."""
         for n in range(1, customers + 1):
-            body = json.dumps(
-                {
-                    "Points": points,
-                    "OperationType": 0,
-                    "Reason": "bench funds",
-                    "ChangeKey": f"fund-{n}",
-                }
-            )
-            connection.request(
-                "POST",
-                f"/v1/pvt/Customer/c{n}/points",
-                body,
-                {"Authorization": auth, "Content-Type": "application/json"},
-            )
-            answer = connection.getresponse()
-            answer.read()
-            if answer.status != 200:
-                sys.exit(f"error: funding c{n} answered {answer.status}")
-    finally:
-        connection.close()
+            change = {"Points": points, "OperationType": 0, "Reason": "bench funds"}
+            self.call("POST", f"/v1/pvt/Customer/c{n}/points", {**change, "ChangeKey": f"fund-{n}"})
 
-
-def points_balance(base: str, auth: str, customer: str) -> int:
-    out = run(
-        ["curl", "-sf", "-H", f"Authorization: {auth}", f"{base}/v1/pvt/Customer/{customer}/points"]
-    )
-    return int(json.loads(out)["PointsBalance"])
+    def points_balance(self, customer: str) -> int:
+        return int(self.call("GET", f"/v1/pvt/Customer/{customer}/points")["PointsBalance"])
 
 
 def verdict(
@@ -434,13 +435,14 @@ def main() -> int:
         rss = server.worker_rss_mb()
         # The buyers of W2 need cashback for the whole run, however fast it goes: a lock takes
         # 5 points, so a million points each outlast any number of purchases a run can make.
-        fund(server.base, auth, BUYERS, 1_000_000)
+        with Api(server.base, auth) as api:
+            api.fund(BUYERS, 1_000_000)
         results["W2"] = wrk(
             "W2 lock+commit",
             server.base,
             secs,
             script=HERE / "lock_commit.lua",
-            env={**w1_env, "BENCH_BRAND": "bench"},
+            env={**w1_env, "BENCH_BRAND": "bench", "BENCH_BUYERS": str(BUYERS)},
             server=server,
         )
         results["W3"] = wrk(
@@ -452,7 +454,8 @@ def main() -> int:
             server=server,
         )
         results["health"] = wrk("GET /health", f"{server.base}/health", secs, server=server)
-        before = points_balance(server.base, auth, "c1")
+        with Api(server.base, auth) as api:
+            before = api.points_balance("c1")
         results["W5"] = wrk(
             "W5 hot customer",
             server.base,
@@ -461,7 +464,8 @@ def main() -> int:
             env={**w1_env, "BENCH_CUSTOMERS": "1"},
             server=server,
         )
-        after = points_balance(server.base, auth, "c1")
+        with Api(server.base, auth) as api:
+            after = api.points_balance("c1")
         hot_ok = results["W5"].requests - results["W5"].non2xx
         hot_lost = hot_ok * 10 - (after - before)
     finally:

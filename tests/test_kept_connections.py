@@ -26,24 +26,26 @@ async def _backend_pid(db: Database) -> int:
     return pid
 
 
+async def _hold_kept(db: Database, held: asyncio.Event, release: asyncio.Event) -> None:
+    """A hot-path request that keeps its connection until `release` is set."""
+    async with db.at_once() as driver:
+        await driver.fetchval("SELECT 1")
+        held.set()
+        await release.wait()
+
+
 def test_hot_paths_leave_half_the_pool_to_the_general_path(database_url: str) -> None:
     async def work() -> None:
         db = Database(database_url, pool_size=4, timeout=2)
         try:
             held = asyncio.Event()
             release = asyncio.Event()
-
-            async def hot() -> None:
-                async with db.at_once() as driver:
-                    await driver.fetchval("SELECT 1")
-                    held.set()
-                    await release.wait()
-
             # Two hot-path requests hold both kept connections; a third waits its turn.
-            first, second = asyncio.create_task(hot()), asyncio.create_task(hot())
+            first = asyncio.create_task(_hold_kept(db, held, release))
+            second = asyncio.create_task(_hold_kept(db, held, release))
             await held.wait()
             await asyncio.sleep(0)
-            third = asyncio.create_task(hot())
+            third = asyncio.create_task(_hold_kept(db, held, release))
             await asyncio.sleep(0.1)
             assert not third.done()
             # Meanwhile the general path has its two connections, both at once.
@@ -66,14 +68,7 @@ def test_a_request_waiting_past_the_timeout_for_a_kept_connection_is_refused(
         try:
             held = asyncio.Event()
             release = asyncio.Event()
-
-            async def hold() -> None:
-                async with db.at_once() as driver:
-                    await driver.fetchval("SELECT 1")
-                    held.set()
-                    await release.wait()
-
-            holder = asyncio.create_task(hold())
+            holder = asyncio.create_task(_hold_kept(db, held, release))
             await held.wait()
 
             async def wait_in_line() -> None:
