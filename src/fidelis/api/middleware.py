@@ -36,11 +36,18 @@ class CaseInsensitivePaths:
         """
         segments = path.strip("/").split("/")
         for template in self.templates.get((method, len(segments)), ()):
-            pairs = list(zip(template, segments, strict=True))
-            if all(t is None or t.lower() == s.lower() for t, s in pairs):
-                if all(t is None or t == s for t, s in pairs):
+            exact = True
+            for t, s in zip(template, segments, strict=True):
+                if t is None or t == s:
+                    continue
+                if t.lower() != s.lower():
+                    break
+                exact = False
+            else:
+                if exact:
                     return path
-                return "/" + "/".join(s if t is None else t for t, s in pairs)
+                fixed = (s if t is None else t for t, s in zip(template, segments, strict=True))
+                return "/" + "/".join(fixed)
         return path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
