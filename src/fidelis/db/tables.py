@@ -177,6 +177,8 @@ lot = Table(
     CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_range"),
     CheckConstraint("held >= 0 AND held <= remaining", name="held_range"),
     CheckConstraint("status IN ('pending', 'available', 'expired')", name="status_known"),
+    # PostgreSQL also has `ix_lot_id` (id) and `ix_lot_owner` (customer_id, status), for the
+    # lock and commit functions' lookups that no `tenant_id` index can serve (migration 0019).
     Index("ix_lot_customer", "tenant_id", "customer_id", "status"),
     Index("ix_lot_transfer", "tenant_id", "transfer_id"),
     Index(
@@ -223,6 +225,7 @@ hold = Table(
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("captured >= 0 AND captured <= amount", name="captured_range"),
     CheckConstraint("status IN ('active', 'captured', 'released', 'expired')", name="status_known"),
+    # PostgreSQL also has `ix_hold_id` (id), for the commit function (migration 0019).
     Index("ix_hold_customer", "tenant_id", "customer_id", "status"),
 )
 

@@ -448,3 +448,63 @@ INDEX_SCANS_ONLY_V1 = [
         "fidelis_commit_lock_now",
     )
 ]
+
+# A lock's and a commit's lookups of lots and holds by keys that are unique across tenants, each
+# matched by one index that does not start with `tenant_id` (migration 0019 says why). A lot
+# or hold found so belongs to the tenant by construction (the customer's lots; the lock's hold;
+# the hold's parts), which the hold's lookup also checks.
+LOCK_NOW_V2 = _edited(
+    LOCK_NOW_V1,
+    [
+        ("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION"),
+        ("    v_lock cashback_lock;\nBEGIN", "    v_lock cashback_lock;\n    v_n integer;\nBEGIN"),
+        (
+            "        FROM lot l\n"
+            "        WHERE l.tenant_id = p_tenant AND l.customer_id = v_customer\n",
+            "        FROM lot l\n        WHERE l.customer_id = v_customer\n",
+        ),
+        (
+            "    UPDATE lot l SET held = l.held + p.take\n"
+            "    FROM unnest(v_lot_ids, v_takes) AS p(id, take)\n"
+            "    WHERE l.tenant_id = p_tenant AND l.id = p.id;\n",
+            "    FOR v_n IN 1 .. cardinality(v_lot_ids) LOOP\n"
+            "        UPDATE lot l SET held = l.held + v_takes[v_n] WHERE l.id = v_lot_ids[v_n];\n"
+            "    END LOOP;\n",
+        ),
+    ],
+)
+
+COMMIT_LOCK_NOW_V3 = _edited(
+    COMMIT_LOCK_NOW_V2,
+    [
+        ("    v_to bigint;\nBEGIN", "    v_to bigint;\n    v_part record;\nBEGIN"),
+        (
+            "FROM hold h\n"
+            "    WHERE h.tenant_id = p_tenant AND h.customer_id = v_lock.customer_id\n"
+            "      AND h.id = v_lock.hold_id;\n"
+            "    IF NOT FOUND OR v_hold.status",
+            "FROM hold h WHERE h.id = v_lock.hold_id;\n"
+            "    IF NOT FOUND OR v_hold.tenant_id <> p_tenant\n"
+            "       OR v_hold.customer_id <> v_lock.customer_id OR v_hold.status",
+        ),
+        (
+            "    UPDATE lot l SET held = l.held - hp.amount, remaining = l.remaining - hp.amount\n"
+            "    FROM hold_part hp\n"
+            "    WHERE hp.tenant_id = p_tenant AND hp.hold_id = v_hold.id\n"
+            "      AND l.tenant_id = p_tenant AND l.id = hp.lot_id;\n",
+            "    FOR v_part IN\n"
+            "        SELECT hp.lot_id, hp.amount FROM hold_part hp\n"
+            "        WHERE hp.tenant_id = p_tenant AND hp.hold_id = v_hold.id\n"
+            "        ORDER BY hp.id\n"
+            "    LOOP\n"
+            "        UPDATE lot l\n"
+            "        SET held = l.held - v_part.amount, remaining = l.remaining - v_part.amount\n"
+            "        WHERE l.id = v_part.lot_id;\n"
+            "    END LOOP;\n",
+        ),
+        (
+            "    WHERE h.tenant_id = p_tenant AND h.id = v_hold.id;\n",
+            "    WHERE h.id = v_hold.id;\n",
+        ),
+    ],
+)

@@ -1,0 +1,179 @@
+"""The one-statement lock and commit keep their cost per purchase as a tenant grows, with the
+plans PostgreSQL made while the tables were small (migrations 0016, 0017, 0019 say why).
+
+PL/pgSQL keeps a plan per statement for the session. On a new install the first purchases
+are planned on near-empty tables, where an index that matches the tenant alone looks as good
+as the one matching the whole key; a session that kept such a plan read every lot or hold of
+the tenant for each purchase. Here one session makes its plans on a new database, the tenant
+then grows to hundreds of lots and holds, and one more purchase must still read only its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from fidelis.db.engine import Database
+from fidelis.db.migrate import upgrade_to_head
+from fidelis.kit.clock import utc_now
+from fidelis.ledger.model import PointType, TransferType
+from fidelis.tenant import service as tenant_service
+from tests.conftest import _postgres_admin
+
+pytestmark = pytest.mark.skipif(
+    "not os.environ.get('FIDELIS_TEST_DATABASE_URL', '').startswith('postgres')",
+    reason="PostgreSQL's plans of the one-statement functions (SQLite has none)",
+)
+
+OTHERS = 300  # customers who each make one purchase after the plans were made
+
+
+@pytest.fixture
+def new_database() -> Any:
+    admin = os.environ["FIDELIS_TEST_DATABASE_URL"]
+    name = f"fidelis_plans_{uuid.uuid4().hex[:12]}"
+    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+    _postgres_admin(admin, f'CREATE DATABASE "{name}"')
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade_to_head(url)
+        yield url
+    finally:
+        _postgres_admin(admin, drop)
+
+
+class Purchases:
+    """Customers, credits, locks and commits through the functions themselves, on one session."""
+
+    def __init__(self, conn: asyncpg.Connection, tenant: int, key: tuple[Any, ...]) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self.key = key
+
+    async def customer(self, original_id: str, points: int) -> None:
+        now = datetime.now(UTC)
+        await self.conn.execute(
+            "INSERT INTO customer (tenant_id, original_id, is_enrolled, is_enabled,"
+            " created_at, updated_at) VALUES ($1, $2, true, true, $3, $3)",
+            self.tenant,
+            original_id,
+            now,
+        )
+        credited = await self.conn.fetchrow(
+            "SELECT * FROM fidelis_credit_now($1, $2, $3, $4, $5, $6, 'adjustment', NULL,"
+            " 'test', NULL, 'change', NULL, 'x', 0)",
+            self.tenant,
+            original_id,
+            now,
+            points,
+            TransferType.adjustment_credit.value,
+            int(PointType.Adjustment),
+        )
+        assert credited is not None
+
+    async def purchase(self, original_id: str) -> None:
+        now = datetime.now(UTC)
+        token = uuid.uuid4().hex
+        locked = await self.conn.fetchrow(
+            "SELECT locked FROM fidelis_lock_now(" + ", ".join(f"${n}" for n in range(1, 16)) + ")",
+            *self.key,
+            self.tenant,
+            original_id,
+            now,
+            5,
+            TransferType.hold.value,
+            token,
+            5,
+            "{}",
+            now + timedelta(hours=1),
+        )
+        assert locked is not None, "locked"
+        committed = await self.conn.fetchrow(
+            "SELECT * FROM fidelis_commit_lock_now("
+            + ", ".join(f"${n}" for n in range(1, 13))
+            + ")",
+            *self.key,
+            self.tenant,
+            token,
+            now,
+            None,
+            TransferType.capture.value,
+            int(PointType.CashbackUsed),
+        )
+        assert committed is not None
+        assert committed["status"] == "committed"
+
+
+async def _tenant(url: str) -> tuple[int, tuple[Any, ...]]:
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            credentials = await tenant_service.create(
+                conn, slug="plans", name="Plans", now=utc_now()
+            )
+    finally:
+        await db.dispose()
+    parsed = make_url(url)
+    conn = await asyncpg.connect(
+        host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
+    )
+    try:
+        row = await conn.fetchrow(
+            "SELECT t.id AS tenant, k.id AS key, t.program::text AS program"
+            " FROM tenant t JOIN api_key k ON k.tenant_id = t.id WHERE k.token = $1",
+            credentials.api_token,
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    key = (row["key"], row["program"], "test", "plans", datetime.now(UTC), 5)
+    return int(row["tenant"]), key
+
+
+async def _reads(conn: asyncpg.Connection) -> dict[str, int]:
+    """Rows of `lot` and `hold` this session read so far (its counters not yet reported)."""
+    rows = await conn.fetch(
+        "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
+        " FROM pg_stat_xact_user_tables WHERE relname IN ('lot', 'hold')"
+    )
+    return {row["relname"]: int(row["read"]) for row in rows}
+
+
+def test_a_purchase_reads_its_own_lots_and_hold_however_big_the_tenant(
+    new_database: str,
+) -> None:
+    async def work() -> dict[str, int]:
+        tenant, key = await _tenant(new_database)
+        parsed = make_url(new_database)
+        conn = await asyncpg.connect(
+            host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
+        )
+        try:
+            purchases = Purchases(conn, tenant, key)
+            await purchases.customer("buyer", 1000)
+            for _ in range(8):  # past the plan cache's five custom plans
+                await purchases.purchase("buyer")
+            for n in range(OTHERS):
+                await purchases.customer(f"other-{n}", 100)
+                await purchases.purchase(f"other-{n}")
+            # In one transaction: the session's counters are not handed on (and reset) inside it.
+            async with conn.transaction():
+                before = await _reads(conn)
+                await purchases.purchase("buyer")
+                after = await _reads(conn)
+            return {table: after[table] - before[table] for table in after}
+        finally:
+            await conn.close()
+
+    read = asyncio.run(work())
+    # The buyer's one lot, read by the lock and updated by the lock and the commit; the hold,
+    # read and updated by the commit. Not the tenant's hundreds.
+    assert read["lot"] <= 6, read
+    assert read["hold"] <= 4, read
