@@ -7,8 +7,10 @@ the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
 
 1. prepares a PostgreSQL database `fidelis_bench` with 100 000 customers (`c1` .. `c100000`);
 2. starts `fidelis serve` with 2 workers on it (durable commits: PostgreSQL's defaults);
-3. runs the yardsticks (`run_reference.sh`: pgbench's ceiling and the minimal reference app);
-4. runs W1-W5 with `wrk` on loopback; then, for W4, prepares two more databases, a new one and
+3. runs the yardsticks (`run_reference.sh`: pgbench's ceiling and the minimal reference app)
+   and W1 in turns, `--rounds` times (3), and takes each one's median: the host's speed drifts
+   over minutes, and a ratio of figures measured minutes apart would measure that drift too;
+4. runs W2-W5 with `wrk` on loopback; then, for W4, prepares two more databases, a new one and
    one bulk-loaded to 1 000 000 entries, starts a server on each and runs W1 and W3 on the
    small ledger and right after on the big one (pairs, so that the machine's drift over the
    minutes of a run stays out of the ratio); then W6 (SQLite, one process); and reads each
@@ -33,6 +35,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -336,6 +339,25 @@ def parse_wrk(name: str, out: str) -> Result:
     )
 
 
+def median_of(name: str, results: list[Result]) -> Result:
+    """One row for several runs of a workload: the median of their requests/s, p50, p99 (each
+    run's own percentile; wrk gives no pooled one) and CPU per request, and the errors and dry
+    locks of all of them, so that an error in any run makes the row INVALID."""
+    return Result(
+        name,
+        statistics.median(r.rps for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.requests for r in results),
+        sum(r.non2xx for r in results),
+        sum(r.socket_errors for r in results),
+        dry=sum(r.dry for r in results),
+        steal_pct=max(r.steal_pct for r in results),
+        server_us=statistics.median(r.server_us for r in results),
+        database_us=statistics.median(r.database_us for r in results),
+    )
+
+
 class Api:
     """The server's Private API over one connection, for the bench's own requests (wrk sends
     the load); one per burst of requests, as the server closes an idle connection."""
@@ -371,6 +393,33 @@ class Api:
         return int(self.call("GET", f"/v1/pvt/Customer/{customer}/points")["PointsBalance"])
 
 
+@dataclass
+class Yardsticks:
+    pgbench_tps: float
+    reference_rps: float
+    reference_errors: int
+    steal_pct: float  # the host's CPU steal while they ran
+
+
+def yardsticks(folder: Path, seconds: int, admin: str) -> Yardsticks:
+    """One run of the yardsticks' own script (`run_reference.sh`: pgbench's ceiling, then the
+    minimal reference app under wrk)."""
+    # The reference app runs on this interpreter (its packages are the project's).
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    before = cpu_times()
+    out = run(
+        ["bash", str(folder / "run_reference.sh"), str(seconds)],
+        env={**os.environ, "PGURL": admin, "PATH": path},
+    )
+    figures = dict(re.findall(r"^(\w+)=([\d.]+)", out, re.M))
+    return Yardsticks(
+        pgbench_tps=float(figures["pgbench_tps"]),
+        reference_rps=float(figures["reference_rps"]),
+        reference_errors=int(figures.get("reference_non2xx", 0)),
+        steal_pct=steal_pct(before, cpu_times()),
+    )
+
+
 def verdict(
     result: Result, ratio: float, bar: float, divisor_steal: float, *, p99_bar: bool = False
 ) -> str:
@@ -396,6 +445,9 @@ def main() -> int:
     )
     parser.add_argument("--yardsticks", type=Path, default=ROOT.parent / "shared" / "bench")
     parser.add_argument("--entries", type=int, default=1_000_000, help="ledger size for W4")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="turns of the yardsticks and W1 (medians reported)"
+    )
     args = parser.parse_args()
     for tool in ("wrk", "pgbench", "psql", "curl"):
         if shutil.which(tool) is None:
@@ -409,29 +461,25 @@ def main() -> int:
     url, auth, _ = prepare_postgres(admin, DB_NAME)
     print(f"prepared {CUSTOMERS} customers", file=sys.stderr)
 
-    # The reference app runs on this interpreter (its packages are the project's).
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    cpu_before = cpu_times()
-    yardsticks = run(
-        ["bash", str(args.yardsticks / "run_reference.sh"), str(secs)],
-        env={**os.environ, "PGURL": admin, "PATH": path},
-    )
-    yardstick_steal = steal_pct(cpu_before, cpu_times())
-    figures = dict(re.findall(r"^(\w+)=([\d.]+)", yardsticks, re.M))
-    pgbench_tps = float(figures["pgbench_tps"])
-    reference_rps = float(figures["reference_rps"])
-    reference_errors = int(figures.get("reference_non2xx", 0))
-
     points_add = args.yardsticks / "points_add.lua"
     w1_env = {"BENCH_AUTH": auth, "BENCH_CUSTOMERS": str(CUSTOMERS)}
     get_env = w1_env
     server = Server(url, 2, work / "serve-pg.log")
     results: dict[str, Result] = {}
+    measured: list[Yardsticks] = []
     try:
         wrk("warm-up", server.base, 3, script=points_add, env=w1_env)
-        results["W1"] = wrk(
-            "W1 points add", server.base, secs, script=points_add, env=w1_env, server=server
-        )
+        # W1 and the yardsticks in turns, each side's median taken: the host's speed drifts
+        # over minutes, and a ratio of two figures measured minutes apart measures it too.
+        w1_runs = []
+        for _ in range(args.rounds):
+            measured.append(yardsticks(args.yardsticks, secs, admin))
+            w1_runs.append(
+                wrk(
+                    "W1 points add", server.base, secs, script=points_add, env=w1_env, server=server
+                )
+            )
+        results["W1"] = median_of("W1 points add", w1_runs)
         rss = server.worker_rss_mb()
         # The buyers of W2 need cashback for the whole run, however fast it goes: a lock takes
         # 5 points, so a million points each outlast any number of purchases a run can make.
@@ -470,6 +518,10 @@ def main() -> int:
         hot_lost = hot_ok * 10 - (after - before)
     finally:
         server.stop()
+    pgbench_tps = statistics.median(y.pgbench_tps for y in measured)
+    reference_rps = statistics.median(y.reference_rps for y in measured)
+    reference_errors = sum(y.reference_errors for y in measured)
+    yardstick_steal = max(y.steal_pct for y in measured)
 
     # W4 compares a ledger of 1 000 000 entries with a small one, each in a database of its
     # own with a server of its own, measured in pairs one right after the other so that the
@@ -573,7 +625,8 @@ def main() -> int:
     ]
     print(
         f"Fidelis benchmark — commit {commit}{' (uncommitted changes)' if dirty else ''}, "
-        f"{secs}s per workload, wrk -t2 -c32 on loopback"
+        f"{secs}s per workload, wrk -t2 -c32 on loopback; W1 and the yardsticks: medians of "
+        f"{args.rounds} rounds in turns"
     )
     print(
         f"yardsticks: pgbench {pgbench_tps:.0f} tps, reference app {reference_rps:.0f} req/s "

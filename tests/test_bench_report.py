@@ -1,6 +1,7 @@
 """The benchmark's reading of wrk and its verdicts (`bench/run.py`): a run with errors is never
 reported as fast, W2 counts purchases rather than requests and says when its buyers ran dry,
-and the CPU per request is split between the server's processes and PostgreSQL's.
+the CPU per request is split between the server's processes and PostgreSQL's, and rounds
+are reported by their medians.
 """
 
 from __future__ import annotations
@@ -102,3 +103,21 @@ def test_the_server_side_is_the_servers_process_group(bench: ModuleType) -> None
     assert ticks >= 0
     # Without a server only PostgreSQL's processes are read.
     assert all(side == "postgres" for side, _ in bench.cpu_by_process(None).values())
+
+
+def test_rounds_are_reported_by_their_medians_and_an_error_in_any_spoils_the_row(
+    bench: ModuleType,
+) -> None:
+    runs = [
+        bench.Result("W1", rps, p50, p99, 1000, 0, 0, server_us=us, database_us=us)
+        for rps, p50, p99, us in ((900.0, 30.0, 45.0, 700.0), (1500.0, 20.0, 400.0, 500.0))
+    ]
+    runs.append(bench.Result("W1", 1200.0, 25.0, 48.0, 1000, 0, 0, server_us=600.0))
+    row = bench.median_of("W1", runs)
+    assert (row.rps, row.p50_ms, row.p99_ms) == (1200.0, 25.0, 48.0)
+    assert row.server_us == 600.0
+    assert row.clean
+    runs.append(bench.Result("W1", 2000.0, 10.0, 20.0, 1000, 4, 0))
+    spoiled = bench.median_of("W1", runs)
+    assert not spoiled.clean
+    assert bench.verdict(spoiled, 2.0, 1.0, 0.0) == "INVALID (errors)"
