@@ -72,6 +72,8 @@ class Result:
     # background ones included): on a machine whose cores are all busy, what bounds req/s.
     server_us: float = 0.0
     database_us: float = 0.0
+    # wrk's socket errors by kind: connect, read, write, timeout (a request unanswered in 2 s).
+    socket_kinds: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def clean(self) -> bool:
@@ -320,7 +322,7 @@ def parse_wrk(name: str, out: str) -> Result:
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    socket_errors = sum(int(x) for x in errors.groups()) if errors else 0
+    kinds = tuple(int(x) for x in errors.groups()) if errors else (0, 0, 0, 0)
     # Purchases (W2) are counted by the script itself.
     purchases = re.search(r"purchases:\s+(\d+)", out)
     if purchases:
@@ -334,8 +336,9 @@ def parse_wrk(name: str, out: str) -> Result:
         p99,
         requests,
         int(non2xx.group(1)) if non2xx else 0,
-        socket_errors,
+        sum(kinds),
         dry=int(dry.group(1)) if dry else 0,
+        socket_kinds=(kinds[0], kinds[1], kinds[2], kinds[3]),
     )
 
 
@@ -355,6 +358,12 @@ def median_of(name: str, results: list[Result]) -> Result:
         steal_pct=max(r.steal_pct for r in results),
         server_us=statistics.median(r.server_us for r in results),
         database_us=statistics.median(r.database_us for r in results),
+        socket_kinds=(
+            sum(r.socket_kinds[0] for r in results),
+            sum(r.socket_kinds[1] for r in results),
+            sum(r.socket_kinds[2] for r in results),
+            sum(r.socket_kinds[3] for r in results),
+        ),
     )
 
 
@@ -679,6 +688,13 @@ def main() -> int:
     if hot_lost > 0:
         invalid = True
     if invalid:
+        for label, result, *_ in rows:
+            if not result.clean:
+                connect, read, write, timeout = result.socket_kinds
+                print(
+                    f"{label}: {result.non2xx} non-2xx; socket errors: connect {connect}, "
+                    f"read {read}, write {write}, timeout {timeout} (unanswered in 2 s)"
+                )
         print("INVALID RUN: errors were seen; these figures are not a measure of speed.")
         return 1
     shutil.rmtree(work, ignore_errors=True)

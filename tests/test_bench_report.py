@@ -121,3 +121,11 @@ def test_rounds_are_reported_by_their_medians_and_an_error_in_any_spoils_the_row
     spoiled = bench.median_of("W1", runs)
     assert not spoiled.clean
     assert bench.verdict(spoiled, 2.0, 1.0, 0.0) == "INVALID (errors)"
+
+
+def test_socket_errors_are_kept_by_kind(bench: ModuleType) -> None:
+    extra = "  Socket errors: connect 0, read 2, write 0, timeout 30\n"
+    result = bench.parse_wrk("W1", WRK_OUTPUT.format(extra=extra))
+    assert result.socket_kinds == (0, 2, 0, 30)
+    assert result.socket_errors == 32
+    assert bench.median_of("W1", [result, result]).socket_kinds == (0, 4, 0, 60)
