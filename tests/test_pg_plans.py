@@ -111,6 +111,18 @@ class Purchases:
         assert committed["status"] == "committed"
 
 
+async def _connect(url: str) -> asyncpg.Connection:
+    """One session of its own (the plans under test live in it)."""
+    parsed = make_url(url)
+    return await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.database,
+    )
+
+
 async def _tenant(url: str) -> tuple[int, tuple[Any, ...]]:
     db = Database(url)
     try:
@@ -120,10 +132,7 @@ async def _tenant(url: str) -> tuple[int, tuple[Any, ...]]:
             )
     finally:
         await db.dispose()
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
-    )
+    conn = await _connect(url)
     try:
         row = await conn.fetchrow(
             "SELECT t.id AS tenant, k.id AS key, t.program::text AS program"
@@ -151,10 +160,7 @@ def test_a_purchase_reads_its_own_lots_and_hold_however_big_the_tenant(
 ) -> None:
     async def work() -> dict[str, int]:
         tenant, key = await _tenant(new_database)
-        parsed = make_url(new_database)
-        conn = await asyncpg.connect(
-            host=parsed.host, port=parsed.port, user=parsed.username, database=parsed.database
-        )
+        conn = await _connect(new_database)
         try:
             purchases = Purchases(conn, tenant, key)
             await purchases.customer("buyer", 1000)
