@@ -259,8 +259,8 @@ def create_app_from_env() -> FastAPI:
 
     What the worker has built by now (modules, routes, schemas, the app) lives as long as the
     worker does, so it is moved out of the garbage collector's sight: a full collection
-    walked those objects every time, some 80 ms during which the worker served no request,
-    and that pause was the p99 of every workload (docs/DECISIONS.md).
+    walked those objects every time, some 80 ms during which the worker served no request
+    (under a load of refused requests, one a second: that load's p99; docs/DECISIONS.md).
     """
     app = create_app(Settings())
     gc.collect()
