@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -342,6 +343,12 @@ def parse_wrk(name: str, out: str) -> Result:
     )
 
 
+def tuple_sum(counts: Iterable[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """Counts of the same kinds, added kind by kind."""
+    connect, read, write, timeout = (sum(kind) for kind in zip(*counts, strict=True))
+    return (connect, read, write, timeout)
+
+
 def median_of(name: str, results: list[Result]) -> Result:
     """One row for several runs of a workload: the median of their requests/s, p50, p99 (each
     run's own percentile; wrk gives no pooled one) and CPU per request, and the errors and dry
@@ -358,12 +365,7 @@ def median_of(name: str, results: list[Result]) -> Result:
         steal_pct=max(r.steal_pct for r in results),
         server_us=statistics.median(r.server_us for r in results),
         database_us=statistics.median(r.database_us for r in results),
-        socket_kinds=(
-            sum(r.socket_kinds[0] for r in results),
-            sum(r.socket_kinds[1] for r in results),
-            sum(r.socket_kinds[2] for r in results),
-            sum(r.socket_kinds[3] for r in results),
-        ),
+        socket_kinds=tuple_sum(r.socket_kinds for r in results),
     )
 
 

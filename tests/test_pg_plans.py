@@ -23,8 +23,10 @@ from sqlalchemy.engine import make_url
 from fidelis.db.engine import Database
 from fidelis.db.migrate import upgrade_to_head
 from fidelis.kit.clock import utc_now
+from fidelis.ledger import hotpath
 from fidelis.ledger.model import PointType, TransferType
 from fidelis.tenant import service as tenant_service
+from fidelis.tenant.keys import KeyCheck
 from tests.conftest import _postgres_admin
 
 pytestmark = pytest.mark.skipif(
@@ -50,9 +52,10 @@ def new_database() -> Any:
 
 
 class Purchases:
-    """Customers, credits, locks and commits through the functions themselves, on one session."""
+    """Customers, then credits, locks and commits through the hot paths' own statements
+    (`ledger.hotpath`), all on one session."""
 
-    def __init__(self, conn: asyncpg.Connection, tenant: int, key: tuple[Any, ...]) -> None:
+    def __init__(self, conn: asyncpg.Connection, tenant: int, key: KeyCheck) -> None:
         self.conn = conn
         self.tenant = tenant
         self.key = key
@@ -67,14 +70,22 @@ class Purchases:
             now,
         )
         credited = await self.conn.fetchrow(
-            "SELECT * FROM fidelis_credit_now($1, $2, $3, $4, $5, $6, 'adjustment', NULL,"
-            " 'test', NULL, 'change', NULL, 'x', 0)",
+            hotpath.CREDIT,
+            *self.key.args(),
             self.tenant,
             original_id,
             now,
             points,
             TransferType.adjustment_credit.value,
             int(PointType.Adjustment),
+            "adjustment",
+            None,
+            "test",
+            None,
+            "change",
+            None,
+            "x",
+            0,
         )
         assert credited is not None
 
@@ -82,8 +93,8 @@ class Purchases:
         now = datetime.now(UTC)
         token = uuid.uuid4().hex
         locked = await self.conn.fetchrow(
-            "SELECT locked FROM fidelis_lock_now(" + ", ".join(f"${n}" for n in range(1, 16)) + ")",
-            *self.key,
+            hotpath.LOCK,
+            *self.key.args(),
             self.tenant,
             original_id,
             now,
@@ -96,10 +107,8 @@ class Purchases:
         )
         assert locked is not None, "locked"
         committed = await self.conn.fetchrow(
-            "SELECT * FROM fidelis_commit_lock_now("
-            + ", ".join(f"${n}" for n in range(1, 13))
-            + ")",
-            *self.key,
+            hotpath.COMMIT_LOCK,
+            *self.key.args(),
             self.tenant,
             token,
             now,
@@ -123,7 +132,7 @@ async def _connect(url: str) -> asyncpg.Connection:
     )
 
 
-async def _tenant(url: str) -> tuple[int, tuple[Any, ...]]:
+async def _tenant(url: str) -> tuple[int, KeyCheck]:
     db = Database(url)
     try:
         async with db.write() as conn:
@@ -142,7 +151,7 @@ async def _tenant(url: str) -> tuple[int, tuple[Any, ...]]:
     finally:
         await conn.close()
     assert row is not None
-    key = (row["key"], row["program"], "test", "plans", datetime.now(UTC), 5)
+    key = KeyCheck(row["key"], row["program"], "test", "plans", datetime.now(UTC), 5)
     return int(row["tenant"]), key
 
 
