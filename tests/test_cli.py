@@ -350,6 +350,22 @@ def test_ledger_check_finds_corruption(
 
     ok(fidelis(server.database_url, "ledger", "check", "--tenant", tenant.slug))
 
+    # The history's copy of a lot's expiry, on the credit and on the debit (which has no lot).
+    for points in (100, -30):
+        with corrupted(
+            server,
+            "UPDATE transfer SET expires_at = created_at WHERE tenant_id = :t AND points = :p",
+            "UPDATE transfer SET expires_at = NULL WHERE tenant_id = :t AND points = :p",
+            t=tenant.id,
+            p=points,
+        ):
+            done = fidelis(server.database_url, "ledger", "check", "--tenant", tenant.slug)
+            assert done.returncode == 1, done.stdout + done.stderr
+            assert "transfer-expiry" in done.stdout
+            assert done.stdout.strip().splitlines()[-1].endswith("1 violation(s)")
+
+    ok(fidelis(server.database_url, "ledger", "check", "--tenant", tenant.slug))
+
 
 # --- configuration and help ----------------------------------------------------------------
 

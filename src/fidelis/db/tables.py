@@ -126,6 +126,9 @@ transfer = Table(
     # The store's id of the order this movement belongs to (earnings and their reversals).
     Column("order_ref", String(200), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # A credit's lot's expiry, copied (a lot's expiry never changes; `ledger check` compares
+    # them): the history shows it per movement without a lookup of the lot (migration 0020).
+    Column("expires_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("tenant_id", "id"),
     # A transfer is reversed at most once (an index over reversals only).
     Index(

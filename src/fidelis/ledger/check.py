@@ -295,6 +295,26 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
             "reversal-target",
             f"transfer {row.id} reverses {row.reverses_id}, which is not the same customer's",
         )
+
+    # 11. A transfer's expiry is its credit lot's (the history shows the copy), and a transfer
+    # with no lot has none.
+    for row in await conn.execute(
+        select(transfer.c.id, transfer.c.expires_at, lot.c.expires_at.label("lot_expires_at"))
+        .select_from(
+            transfer.outerjoin(
+                lot,
+                and_(lot.c.tenant_id == transfer.c.tenant_id, lot.c.transfer_id == transfer.c.id),
+            )
+        )
+        .where(
+            transfer.c.tenant_id == tenant_id,
+            transfer.c.expires_at.is_distinct_from(lot.c.expires_at),
+        )
+    ):
+        report(
+            "transfer-expiry",
+            f"transfer {row.id} shows expiry {row.expires_at}, its lot {row.lot_expires_at}",
+        )
     return found
 
 

@@ -87,6 +87,7 @@ async def add_transfer(
     change_key: str | None = None,
     reverses_id: int | None = None,
     order_ref: str | None = None,
+    expires_at: datetime | None = None,
     source: AccountKind | None = None,
     destination: AccountKind | None = None,
     points: int | None = None,
@@ -95,7 +96,8 @@ async def add_transfer(
     """Insert the transfer, move the balances of both accounts and write both entries.
 
     `source`/`destination` default to the type's accounts; `points`/`point_type` (what the
-    customer's history shows) default to the type's sign times `amount` and its PointType.
+    customer's history shows) default to the type's sign times `amount` and its PointType;
+    `expires_at` is a credit's lot's expiry, which the history shows with the movement.
     """
     source = source or type.kind.source
     destination = destination or type.kind.destination
@@ -119,6 +121,7 @@ async def add_transfer(
                 "reverses_id": reverses_id,
                 "order_ref": order_ref,
                 "created_at": now,
+                "expires_at": expires_at,
             },
         )
     ).scalar_one()
@@ -313,21 +316,11 @@ async def lower_settle_at(
 def _history() -> Any:
     """The customer's visible movements, newest first, a page of them.
 
-    The page is cut from the customer's transfers first; each one's credit lot and reversal
-    are then looked up by index (correlated subqueries), which no join order or stale
-    statistics can turn into a scan of the tenant's transfers.
+    The page is cut from the customer's transfers first; each one's reversal is then looked up
+    by index (a correlated subquery), which no join order or stale statistics can turn into a
+    scan of the tenant's transfers.
     """
     reversal = transfer.alias("reversal")
-    credit_lot = lot.alias("credit_lot")
-    expires_at = (
-        select(credit_lot.c.expires_at)
-        .where(
-            credit_lot.c.tenant_id == transfer.c.tenant_id,
-            credit_lot.c.transfer_id == transfer.c.id,
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
     canceled = (
         select(reversal.c.id)
         .where(
@@ -344,7 +337,7 @@ def _history() -> Any:
             transfer.c.created_at,
             transfer.c.customer_reason,
             transfer.c.order_ref,
-            expires_at.label("expires_at"),
+            transfer.c.expires_at,
             canceled.label("canceled"),
         )
         .where(

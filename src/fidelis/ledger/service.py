@@ -89,6 +89,7 @@ async def credit(
         customer_reason=customer_reason,
         change_key=change_key,
         order_ref=order_ref,
+        expires_at=expires_at,
         destination=destination,
     )
     lot_id = await repository.add_lot(

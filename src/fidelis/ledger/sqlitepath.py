@@ -58,8 +58,8 @@ ON CONFLICT DO NOTHING
 """
 _ADD_TRANSFER = """
 INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type, reason,
-                      customer_reason, change_key, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      customer_reason, change_key, created_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 """
 # A customer's accounts exist after their first movement; the write lock is held, so when
@@ -95,8 +95,7 @@ ORDER BY expires_at
 """
 _HISTORY = """
 SELECT t.id, t.type, t.points, t.point_type, t.created_at, t.customer_reason, t.order_ref,
-       (SELECT cl.expires_at FROM lot cl
-        WHERE cl.tenant_id = t.tenant_id AND cl.transfer_id = t.id LIMIT 1),
+       t.expires_at,
        EXISTS (SELECT 1 FROM transfer r WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id)
 FROM transfer t
 WHERE t.tenant_id = ? AND t.customer_id = ? AND t.points <> 0
@@ -129,6 +128,7 @@ def credit_now(
         claim = (tenant_id, credit.key_scope, key, credit.key_hash, customer_id, at)
         if db.execute(_CLAIM_KEY, claim).rowcount == 0:
             return None
+    expiry = None if credit.expires_at is None else sqlite_text(credit.expires_at)
     (transfer_id,) = db.execute(
         _ADD_TRANSFER,
         (
@@ -142,6 +142,7 @@ def credit_now(
             credit.customer_reason,
             key,
             at,
+            expiry,
         ),
     ).fetchone()
     issued = _move(db, tenant_id, customer_id, kind.source, -amount)
@@ -150,7 +151,6 @@ def credit_now(
         _ADD_ENTRIES,
         (tenant_id, transfer_id, issued, -amount, tenant_id, transfer_id, available, amount),
     )
-    expiry = None if credit.expires_at is None else sqlite_text(credit.expires_at)
     db.execute(
         _ADD_LOT,
         (tenant_id, customer_id, transfer_id, credit.origin, amount, amount, at, expiry, at),

@@ -1,0 +1,122 @@
+"""Migrations that move data: what a database upgraded with history in it holds afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from fidelis.customer import service as customer_service
+from fidelis.db.engine import Database
+from fidelis.db.migrate import alembic_config, upgrade_to_head
+from fidelis.db.tables import tenant as tenant_table
+from fidelis.db.tables import transfer
+from fidelis.kit.clock import utc_now
+from fidelis.ledger import check
+from fidelis.ledger import service as ledger
+from fidelis.ledger.model import TransferType
+from fidelis.tenant import service as tenant_service
+from tests.conftest import _postgres_admin
+
+
+@pytest.fixture
+def new_database() -> Iterator[str]:
+    """An empty database of the kind the suite runs on, dropped afterwards."""
+    configured = os.environ.get("FIDELIS_TEST_DATABASE_URL")
+    if configured and make_url(configured).get_backend_name() == "postgresql":
+        name = f"fidelis_migrations_{uuid.uuid4().hex[:12]}"
+        _postgres_admin(configured, f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(configured).set(database=name).render_as_string(hide_password=False)
+        finally:
+            _postgres_admin(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    with tempfile.TemporaryDirectory(prefix="fidelis-migrations-") as folder:
+        yield f"sqlite:///{Path(folder) / 'fidelis.db'}"
+
+
+def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str) -> None:
+    """Credits written before 0020 (with and without an expiry, and a debit) get their lot's
+    expiry on their transfer, and the ledger check holds; downgrading drops the copy."""
+    expiry = utc_now() + timedelta(days=30)
+
+    async def write_history() -> tuple[int, int, int]:
+        db = Database(new_database)
+        try:
+            async with db.write() as conn:
+                now = utc_now()
+                await tenant_service.create(conn, slug="mig", name="Mig", now=now)
+                tenant_id = (
+                    await conn.execute(
+                        select(tenant_table.c.id).where(tenant_table.c.slug == "mig")
+                    )
+                ).scalar_one()
+                customer, _ = await customer_service.upsert(
+                    conn, tenant_id, {"original_id": "ana"}, now=now
+                )
+                expiring = await ledger.credit(
+                    conn,
+                    tenant_id=tenant_id,
+                    customer_id=customer.id,
+                    type=TransferType.adjustment_credit,
+                    amount=100,
+                    origin="adjustment",
+                    now=now,
+                    expires_at=expiry,
+                )
+                lasting = await ledger.credit(
+                    conn,
+                    tenant_id=tenant_id,
+                    customer_id=customer.id,
+                    type=TransferType.adjustment_credit,
+                    amount=50,
+                    origin="adjustment",
+                    now=now,
+                )
+                await ledger.debit(
+                    conn,
+                    tenant_id=tenant_id,
+                    customer_id=customer.id,
+                    type=TransferType.adjustment_debit,
+                    amount=30,
+                    now=now,
+                )
+            return tenant_id, expiring.id, lasting.id
+        finally:
+            await db.dispose()
+
+    async def expiries(tenant_id: int) -> tuple[dict[int, object], list[check.Violation]]:
+        db = Database(new_database)
+        try:
+            async with db.read() as conn:
+                rows = await conn.execute(
+                    select(transfer.c.id, transfer.c.expires_at).where(
+                        transfer.c.tenant_id == tenant_id
+                    )
+                )
+                found = {row.id: row.expires_at for row in rows}
+                return found, await check.check_tenant(conn, tenant_id)
+        finally:
+            await db.dispose()
+
+    upgrade_to_head(new_database)
+    tenant_id, expiring, lasting = asyncio.run(write_history())
+    config = alembic_config(new_database)
+    command.downgrade(config, "0019")  # the column and its copies are gone
+    command.upgrade(config, "0020")
+
+    found, violations = asyncio.run(expiries(tenant_id))
+    assert violations == []
+    assert len(found) == 3
+    assert found.pop(expiring) == expiry
+    assert found.pop(lasting) is None
+    assert list(found.values()) == [None]  # the debit
