@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fidelis.kit import clock, money
 from fidelis.kit.document import (
@@ -213,6 +215,10 @@ class TestClock:
         instant = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
         assert clock.iso_utc(instant) == "2026-01-02T03:04:05Z"
         assert clock.iso_utc(instant.replace(microsecond=120000)) == "2026-01-02T03:04:05.120000Z"
+
+    @given(st.datetimes(timezones=st.just(UTC)))
+    def test_iso_utc_is_isoformat_with_z(self, instant: datetime) -> None:
+        assert clock.iso_utc(instant) == instant.isoformat().removesuffix("+00:00") + "Z"
 
     def test_iso_utc_converts_other_offsets(self) -> None:
         brasilia = datetime(2026, 3, 1, 21, 30, tzinfo=clock.BRASILIA)

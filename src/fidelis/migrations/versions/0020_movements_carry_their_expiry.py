@@ -22,7 +22,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from fidelis.ledger import pgfunctions
+from fidelis.ledger import backfills, pgfunctions
 
 revision = "0020"
 down_revision = "0019"
@@ -35,21 +35,11 @@ _INDEX_SCANS_ONLY = [
     "ALTER FUNCTION fidelis_credit_now SET enable_seqscan = off",
 ]
 
-_BACKFILL = """
-UPDATE transfer SET expires_at = (
-    SELECT l.expires_at FROM lot l
-    WHERE l.tenant_id = transfer.tenant_id AND l.transfer_id = transfer.id)
-WHERE EXISTS (
-    SELECT 1 FROM lot l
-    WHERE l.tenant_id = transfer.tenant_id AND l.transfer_id = transfer.id
-      AND l.expires_at IS NOT NULL)
-"""
-
 
 def upgrade() -> None:
     with op.batch_alter_table("transfer") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True)))
-    op.execute(_BACKFILL)
+    op.execute(backfills.TRANSFER_EXPIRY_V1)
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(pgfunctions.SUMMARY_V2)
