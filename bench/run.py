@@ -13,11 +13,11 @@ the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
    too (W2's ratio to W1 is the rounds' median of each W2 over the W1 right before it);
 4. runs W3 and W5 with `wrk` on loopback; then, for W4, prepares two more databases, one
    bulk-loaded to 10 000 entries (five credits each for c1..c1000) and one to 1 000 000 (five
-   for every customer), starts a server on each and runs W3 of c1..c1000 (the same answers
-   from both ledgers), W3 of any customer (shown, not judged) and W1, on the small ledger and
-   right after on the big one, `--rounds` pairs each (pairs, so that the machine's drift over
-   the minutes of a run stays out of the ratio: the row's ratio is the pairs' median); then W6
-   (SQLite, one process); and reads each worker's memory;
+   for every customer), starts a server on each and runs W3 and W1 of c1..c1000 (the same
+   answers from both ledgers) and of any customer (shown, not judged), on the small ledger
+   and right after on the big one, `--rounds` pairs each (pairs, so that the machine's drift
+   over the minutes of a run stays out of the ratio: the row's ratio is the pairs' median);
+   then W6 (SQLite, one process); and reads each worker's memory;
 5. prints one table: requests/s, p50/p99 latency, non-2xx and socket errors, the host's CPU
    steal during the workload (time the hypervisor gave other guests: a run with much of it
    measured the host's load too), the CPU time each request cost the server's processes and
@@ -552,9 +552,10 @@ def main() -> int:
     # own with a server of its own, measured in pairs one right after the other so that the
     # machine's drift over minutes does not enter the ratio. The big ledger gives every
     # customer the same number of movements (5); the small one gives as many to the first
-    # `readers` customers (c1..c1000), whom W4's read asks for: the same answers from both, so
-    # the ratio measures the ledger's size, not the length of the history shown. A read of
-    # any customer (five movements in the big ledger, mostly none in the small) is printed too.
+    # `readers` customers (c1..c1000), whom W4's reads and adds ask for: the same answers from
+    # both (a points add answers with the Points Response too), so the ratio measures the
+    # ledger's size, not the length of the history shown. The same workloads on any customer
+    # (five movements in the big ledger, mostly none in the small) are printed too.
     per_customer = args.entries // 2 // CUSTOMERS
     if per_customer < 1:
         sys.exit(f"error: --entries must be at least {2 * CUSTOMERS}")
@@ -576,11 +577,13 @@ def main() -> int:
         wrk("warm-up", small.base, 3, script=points_add, env=small_env)
         wrk("warm-up", big.base, 3, script=points_add, env=big_env)
         # The reads first, while the small ledger is still about the spec's 10 000 entries (W1
-        # adds to both ledgers); each workload in pairs, small then big, `--rounds` times.
+        # adds to both ledgers, as much to each); each workload in pairs, small then big,
+        # `--rounds` times.
         for name, script, asked in (
             ("W3", HERE / "points_get.lua", readers),
             ("W3-any", HERE / "points_get.lua", CUSTOMERS),
-            ("W1", points_add, CUSTOMERS),
+            ("W1", points_add, readers),
+            ("W1-any", points_add, CUSTOMERS),
         ):
             for _ in range(args.rounds):
                 pair: dict[str, Result] = {}
@@ -707,16 +710,18 @@ def main() -> int:
     print(
         f"W4 pairs, small ledger then {args.entries / 1e6:g}M entries, one right after the other "
         f"(medians of {args.rounds}; the ratios are the pairs' median): "
+        f"of c1..c{readers} ({per_customer} movements each in both ledgers at the start): "
         f"W1 {results['W4-W1-small'].rps:.0f} / {results['W4-W1-big'].rps:.0f} req/s, "
-        f"W3 of c1..c{readers} ({per_customer} movements each in both ledgers) "
-        f"{results['W4-W3-small'].rps:.0f} / {results['W4-W3-big'].rps:.0f} req/s "
+        f"W3 {results['W4-W3-small'].rps:.0f} / {results['W4-W3-big'].rps:.0f} req/s "
         f"(entries at the end: {sizes.get('small', 0)} / {sizes.get('big', 0)})"
     )
     print(
-        f"W4 W3 of any customer ({per_customer} movements each in the big ledger, none for most "
-        f"in the small; not the bar's measure): {results['W4-W3-any-small'].rps:.0f} / "
-        f"{results['W4-W3-any-big'].rps:.0f} req/s, ratio "
-        f"{statistics.median(w4_ratios['W3-any']):.2f}"
+        f"W4 of any customer ({per_customer} movements each in the big ledger, none for most in "
+        "the small; not the bar's measure): "
+        f"W1 {results['W4-W1-any-small'].rps:.0f} / {results['W4-W1-any-big'].rps:.0f} req/s, "
+        f"ratio {statistics.median(w4_ratios['W1-any']):.2f}; "
+        f"W3 {results['W4-W3-any-small'].rps:.0f} / {results['W4-W3-any-big'].rps:.0f} req/s, "
+        f"ratio {statistics.median(w4_ratios['W3-any']):.2f}"
     )
     print(
         "memory after W1: " + ", ".join(f"{mb:.0f} MB" for mb in rss) + " RSS per worker "

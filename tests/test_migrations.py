@@ -45,8 +45,9 @@ def new_database() -> Iterator[str]:
 
 
 def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str) -> None:
-    """Credits written before 0020 (with and without an expiry, and a debit) get their lot's
-    expiry on their transfer, and the ledger check holds; downgrading drops the copy."""
+    """A database with history (credits with and without an expiry, a debit), taken back to
+    0019 (which drops the column and every copy in it) and upgraded again: each credit's
+    transfer has its lot's expiry, the others none, and the ledger check holds."""
     expiry = utc_now() + timedelta(days=30)
 
     async def write_history() -> tuple[int, int, int]:
