@@ -64,25 +64,19 @@ def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str
                 customer, _ = await customer_service.upsert(
                     conn, tenant_id, {"original_id": "ana"}, now=now
                 )
-                expiring = await ledger.credit(
-                    conn,
-                    tenant_id=tenant_id,
-                    customer_id=customer.id,
-                    type=TransferType.adjustment_credit,
-                    amount=100,
-                    origin="adjustment",
-                    now=now,
-                    expires_at=expiry,
-                )
-                lasting = await ledger.credit(
-                    conn,
-                    tenant_id=tenant_id,
-                    customer_id=customer.id,
-                    type=TransferType.adjustment_credit,
-                    amount=50,
-                    origin="adjustment",
-                    now=now,
-                )
+                credits = [
+                    await ledger.credit(
+                        conn,
+                        tenant_id=tenant_id,
+                        customer_id=customer.id,
+                        type=TransferType.adjustment_credit,
+                        amount=amount,
+                        origin="adjustment",
+                        now=now,
+                        expires_at=expires_at,
+                    )
+                    for amount, expires_at in ((100, expiry), (50, None))
+                ]
                 await ledger.debit(
                     conn,
                     tenant_id=tenant_id,
@@ -91,7 +85,7 @@ def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str
                     amount=30,
                     now=now,
                 )
-            return tenant_id, expiring.id, lasting.id
+            return tenant_id, credits[0].id, credits[1].id
         finally:
             await db.dispose()
 
