@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -88,20 +89,26 @@ def _postgres_admin(url: str, *statements: str) -> None:
     asyncio.run(run())
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
+@contextmanager
+def empty_database(prefix: str) -> Iterator[str]:
+    """A new, empty database of the kind the suite runs on (PostgreSQL when
+    `FIDELIS_TEST_DATABASE_URL` names one, else a SQLite file), dropped afterwards."""
     configured = os.environ.get("FIDELIS_TEST_DATABASE_URL")
     if configured and make_url(configured).get_backend_name() == "postgresql":
-        name = f"fidelis_test_{os.getpid()}"
-        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-        _postgres_admin(configured, drop, f'CREATE DATABASE "{name}"')
-        url = make_url(configured).set(database=name).render_as_string(hide_password=False)
-        upgrade_to_head(url)
-        yield url
-        _postgres_admin(configured, drop)
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        _postgres_admin(configured, f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(configured).set(database=name).render_as_string(hide_password=False)
+        finally:
+            _postgres_admin(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
-    with tempfile.TemporaryDirectory(prefix="fidelis-test-") as folder:
-        url = f"sqlite:///{Path(folder) / 'fidelis.db'}"
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as folder:
+        yield f"sqlite:///{Path(folder) / 'fidelis.db'}"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    with empty_database("fidelis_test") as url:
         upgrade_to_head(url)
         yield url
 

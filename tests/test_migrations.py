@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from alembic import command
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from fidelis.customer import service as customer_service
 from fidelis.db.engine import Database
@@ -25,23 +20,13 @@ from fidelis.ledger import check
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import TransferType
 from fidelis.tenant import service as tenant_service
-from tests.conftest import _postgres_admin
+from tests.conftest import empty_database
 
 
 @pytest.fixture
 def new_database() -> Iterator[str]:
-    """An empty database of the kind the suite runs on, dropped afterwards."""
-    configured = os.environ.get("FIDELIS_TEST_DATABASE_URL")
-    if configured and make_url(configured).get_backend_name() == "postgresql":
-        name = f"fidelis_migrations_{uuid.uuid4().hex[:12]}"
-        _postgres_admin(configured, f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(configured).set(database=name).render_as_string(hide_password=False)
-        finally:
-            _postgres_admin(configured, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        return
-    with tempfile.TemporaryDirectory(prefix="fidelis-migrations-") as folder:
-        yield f"sqlite:///{Path(folder) / 'fidelis.db'}"
+    with empty_database("fidelis_migrations") as url:
+        yield url
 
 
 def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str) -> None:

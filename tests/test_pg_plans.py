@@ -11,7 +11,6 @@ then grows to hundreds of lots and holds, and one more purchase must still read 
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +26,7 @@ from fidelis.ledger import hotpath
 from fidelis.ledger.model import PointType, TransferType
 from fidelis.tenant import service as tenant_service
 from fidelis.tenant.keys import KeyCheck
-from tests.conftest import _postgres_admin
+from tests.conftest import empty_database
 
 pytestmark = pytest.mark.skipif(
     "not os.environ.get('FIDELIS_TEST_DATABASE_URL', '').startswith('postgres')",
@@ -39,16 +38,9 @@ OTHERS = 300  # customers who each make one purchase after the plans were made
 
 @pytest.fixture
 def new_database() -> Any:
-    admin = os.environ["FIDELIS_TEST_DATABASE_URL"]
-    name = f"fidelis_plans_{uuid.uuid4().hex[:12]}"
-    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-    _postgres_admin(admin, f'CREATE DATABASE "{name}"')
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
-    try:
+    with empty_database("fidelis_plans") as url:
         upgrade_to_head(url)
         yield url
-    finally:
-        _postgres_admin(admin, drop)
 
 
 class Purchases:

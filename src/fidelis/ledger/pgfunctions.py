@@ -433,13 +433,19 @@ COMMIT_LOCK_NOW_V2 = _edited(
     ],
 )
 
+
 # Every statement of these functions reads by key through an index. PL/pgSQL keeps a plan for
 # the session; one made while the tables were small (a new install: the first requests run on
 # empty tables) chose sequential scans, which the session then kept as the tables grew (14 ms a
 # points read after 20 000 adds). With sequential scans off while they run, they plan index
-# scans whatever the statistics say.
+# scans whatever the statistics say. A function replaced later (`CREATE OR REPLACE`) loses
+# this setting: the migration that replaces it sets it again (`index_scans_only`).
+def index_scans_only(name: str) -> str:
+    return f"ALTER FUNCTION {name} SET enable_seqscan = off"
+
+
 INDEX_SCANS_ONLY_V1 = [
-    f"ALTER FUNCTION {name} SET enable_seqscan = off"
+    index_scans_only(name)
     for name in (
         "fidelis_points_summary",
         "fidelis_credit_now",

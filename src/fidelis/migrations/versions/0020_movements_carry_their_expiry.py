@@ -31,8 +31,7 @@ depends_on = None
 
 # A replaced function loses its settings (`pgfunctions.INDEX_SCANS_ONLY_V1` says why these).
 _INDEX_SCANS_ONLY = [
-    "ALTER FUNCTION fidelis_points_summary SET enable_seqscan = off",
-    "ALTER FUNCTION fidelis_credit_now SET enable_seqscan = off",
+    pgfunctions.index_scans_only(name) for name in ("fidelis_points_summary", "fidelis_credit_now")
 ]
 
 
