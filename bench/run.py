@@ -11,6 +11,8 @@ the yardsticks in `../shared/bench` (or `--yardsticks DIR`). In one run it:
    W1 and W2 in turns, `--rounds` times (3), and takes each one's median: the host's speed
    drifts over minutes, and a ratio of figures measured minutes apart would measure that drift
    too (W2's ratio to W1 is the rounds' median of each W2 over the W1 right before it);
+   then the reference app once more, on its own, for what a request costs its workers and
+   PostgreSQL (the yardsticks' script gives only its rate), printed beside W1's;
 4. runs W3 and W5 with `wrk` on loopback; then, for W4, prepares two more databases, one
    bulk-loaded to 10 000 entries (five credits each for c1..c1000) and one to 1 000 000 (five
    for every customer), starts a server on each and runs W3 and W1 of c1..c1000 (the same
@@ -57,6 +59,7 @@ SMALL_LEDGER = 10_000  # W4's small ledger, in entries (the bar's)
 # Fidelis: the table marks it "host-disturbed" (run again for a clean figure).
 DISTURBED_STEAL_PCT = 5.0
 DB_NAME = "fidelis_bench"
+REFERENCE_DB = "fidelis_ref"  # the database `run_reference.sh` makes for the reference app
 
 
 @dataclass
@@ -197,18 +200,16 @@ def seed_sqlite(path: Path, tenant_id: int) -> None:
 
 
 class Server:
-    def __init__(self, url: str, workers: int, log: Path) -> None:
+    """A server under test in a process group of its own (its CPU is the group's)."""
+
+    def __init__(
+        self, command: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+    ) -> None:
         self.port = free_port()
-        env = {
-            **os.environ,
-            "FIDELIS_DATABASE_URL": url,
-            "FIDELIS_WORKERS": str(workers),
-            "FIDELIS_PORT": str(self.port),
-            "FIDELIS_LOG_LEVEL": "warning",
-        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fidelis", "serve"],
-            env=env,
+            [*command, "--port", str(self.port)],
+            env={**os.environ, **env},
+            cwd=cwd,
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -220,7 +221,23 @@ class Server:
                     return
             except OSError:
                 time.sleep(0.1)
-        sys.exit(f"error: fidelis serve did not start (see {log})")
+        sys.exit(f"error: {' '.join(command[:4])} did not start (see {log})")
+
+    @classmethod
+    def fidelis(cls, url: str, workers: int, log: Path) -> Server:
+        env = {
+            "FIDELIS_DATABASE_URL": url,
+            "FIDELIS_WORKERS": str(workers),
+            "FIDELIS_LOG_LEVEL": "warning",
+        }
+        return cls([sys.executable, "-m", "fidelis", "serve"], env, log)
+
+    @classmethod
+    def reference(cls, folder: Path, url: str, log: Path) -> Server:
+        """The yardsticks' reference app as `run_reference.sh` starts it, on its database."""
+        command = [sys.executable, "-m", "uvicorn", "reference_app:app", "--workers", "2"]
+        command += ["--log-level", "warning", "--no-access-log"]
+        return cls(command, {"REF_DATABASE_URL": url}, log, cwd=folder)
 
     def worker_rss_mb(self) -> list[float]:
         out = run(["ps", "-o", "pid=,ppid=,rss=,args=", "-A"])
@@ -482,7 +499,7 @@ def main() -> int:
     points_add = args.yardsticks / "points_add.lua"
     w1_env = {"BENCH_AUTH": auth, "BENCH_CUSTOMERS": str(CUSTOMERS)}
     get_env = w1_env
-    server = Server(url, 2, work / "serve-pg.log")
+    server = Server.fidelis(url, 2, work / "serve-pg.log")
     results: dict[str, Result] = {}
     measured: list[Yardsticks] = []
     rss: list[float] = []  # after the last W1
@@ -518,6 +535,18 @@ def main() -> int:
             w2_ratios.append(w2_runs[-1].rps / w1_runs[-1].rps)
         results["W1"] = median_of("W1 points add", w1_runs)
         results["W2"] = median_of("W2 lock+commit", w2_runs)
+        # The yardstick's script reports the reference app's rate only: one more run of it, on
+        # the database the script left, tells what a request costs its workers and PostgreSQL,
+        # to set beside W1's.
+        reference = Server.reference(
+            args.yardsticks, admin.rsplit("/", 1)[0] + f"/{REFERENCE_DB}", work / "reference.log"
+        )
+        try:
+            results["reference"] = wrk(
+                "reference app", reference.base, secs, script=points_add, server=reference
+            )
+        finally:
+            reference.stop()
         results["W3"] = wrk(
             "W3 points read",
             server.base,
@@ -566,8 +595,8 @@ def main() -> int:
     grow_ledger(big_url, big_tenant, args.entries)
     for database in (small_url, big_url):
         fidelis(database, "ledger", "check", "--tenant", "bench")
-    small = Server(small_url, 2, work / "serve-pg-small.log")
-    big = Server(big_url, 2, work / "serve-pg-big.log")
+    small = Server.fidelis(small_url, 2, work / "serve-pg-small.log")
+    big = Server.fidelis(big_url, 2, work / "serve-pg-big.log")
     sizes: dict[str, int] = {}
     w4: dict[str, list[Result]] = {}
     w4_ratios: dict[str, list[float]] = {}  # big over small, pair by pair
@@ -622,7 +651,7 @@ def main() -> int:
             f"{sqlite_credentials['api_token']}:{sqlite_credentials['api_key']}".encode()
         ).decode()
     )
-    lite = Server(sqlite_url, 1, work / "serve-sqlite.log")
+    lite = Server.fidelis(sqlite_url, 1, work / "serve-sqlite.log")
     try:
         sqlite_env = {"BENCH_AUTH": sqlite_auth, "BENCH_CUSTOMERS": str(CUSTOMERS)}
         wrk("warm-up", lite.base, 3, script=points_add, env=sqlite_env)
@@ -700,6 +729,13 @@ def main() -> int:
             f"{bar:>6.1f}  {judged}"
         )
     print(f"W2 lock+commit: {results['W2'].dry} locks refused for want of balance")
+    split = results["reference"]
+    print(
+        f"W1's CPU per request beside the reference app's (one more run of it after the rounds, "
+        f"{split.rps:.0f} req/s): workers {results['W1'].server_us:.0f} against "
+        f"{split.server_us:.0f} us, PostgreSQL {results['W1'].database_us:.0f} against "
+        f"{split.database_us:.0f} us"
+    )
     # wrk stops counting at the deadline: requests still in flight then may have applied, so
     # the balance may hold a few more changes than were acknowledged, never fewer.
     in_flight = max(-hot_lost, 0)
