@@ -17,6 +17,12 @@ local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("seed", os.time() * 64 + #threads)
+end
+
+function init(args)
+  -- Each thread's own customers, different in every run (w1.lua says why).
+  math.randomseed(seed)
 end
 
 function request()
