@@ -77,13 +77,16 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.keys = KeyCache()
+    # The router tries the routes in this order, about a microsecond each: the busiest first
+    # (points add and read, then the reservation API's lock and commit). No two of these
+    # routers have paths in common, so the order decides nothing else.
     routers = [
         pvt_customers.router,
+        reservation.router,
         pvt_orders.router,
         pvt_rewards.router,
         pvt_pos.router,
         pvt_checkout.router,
-        reservation.router,
         admin_program.router,
         admin_rewards.router,
         admin_customers.router,
@@ -120,6 +123,10 @@ def create_app(
         # The console exists only with a password: unset, every /admin path is a plain 404.
         console.mount(app)
 
+    # FastAPI put its documentation's routes first; no API path matches them, so they go last.
+    documentation = {app.openapi_url, app.docs_url, app.redoc_url}
+    documentation.add(app.swagger_ui_oauth2_redirect_url)
+    app.router.routes.sort(key=lambda route: getattr(route, "path", None) in documentation)
     _install_error_mappers(app)
     _describe_api(app)
     # Innermost first: RecordRoute sees the router's match; ObserveRequests, outermost, sees
