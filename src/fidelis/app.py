@@ -123,9 +123,14 @@ def create_app(
         # The console exists only with a password: unset, every /admin path is a plain 404.
         console.mount(app)
 
-    # FastAPI put its documentation's routes first; no API path matches them, so they go last.
-    documentation = {app.openapi_url, app.docs_url, app.redoc_url}
-    documentation.add(app.swagger_ui_oauth2_redirect_url)
+    # FastAPI put its documentation's routes first; no API path matches them, so they go last
+    # (a stable sort: every other route keeps its place).
+    documentation = {
+        app.openapi_url,
+        app.docs_url,
+        app.redoc_url,
+        app.swagger_ui_oauth2_redirect_url,
+    } - {None}
     app.router.routes.sort(key=lambda route: getattr(route, "path", None) in documentation)
     _install_error_mappers(app)
     _describe_api(app)
