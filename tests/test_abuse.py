@@ -129,12 +129,99 @@ class TestShape:
         assert code_name(response) == (400, "ValidationError")
 
 
+class TestDates:
+    """Instants outside the years Fidelis takes (1000 to 8999, UTC): ones whose offset carries
+    them past Python's calendar, .NET's `DateTime.MinValue` and the far future, where a
+    program's day counts would overflow it."""
+
+    @pytest.mark.parametrize(
+        "when",
+        [
+            "9999-12-31T23:59:59-03:00",
+            "0001-01-01T00:00:00+03:00",
+            "0001-01-01T00:00:00",
+            "9500-01-01T00:00:00Z",
+        ],
+    )
+    def test_every_date_field_refuses_them_and_nothing_changes(
+        self, tenant: TenantHandle, when: str
+    ) -> None:
+        upsert(tenant, ANA)
+        sent = {
+            f"/v1/pvt/Customer/{ANA}/points": {
+                "Points": 10,
+                "OperationType": 0,
+                "Reason": "x",
+                "ExpirationDate": when,
+            },
+            f"/v1/pvt/Customer/{ANA}/cashback": {
+                "Value": 1,
+                "OperationType": 0,
+                "Reason": "x",
+                "ExpirationDate": when,
+            },
+            "/v1/pvt/Customer/upsert": {"OriginalId": "bob", "BirthdayDate": when},
+            "/v1/pvt/Order": {
+                "OriginalId": "o-1",
+                "Customer": {"OriginalId": ANA, "SignupDate": when},
+                "OrderTotal": 100,
+                "IsCompleted": True,
+                "OrderCompletedDate": when,
+            },
+            "/v1/admin/rewards": {
+                "Title": "R",
+                "RewardType": 1,
+                "Value": 10,
+                "Points": 500,
+                "ValidDateEnd": when,
+            },
+        }
+        for path, body in sent.items():
+            response = tenant.http.post(path, json=body)
+            assert code_name(response) == (400, "ValidationError"), path
+            assert "between 1000-01-01 and 8999-12-31" in response.json()["ErrorMessage"]
+        assert points_of(tenant, ANA)["PointsBalance"] == 0
+        assert tenant.http.get("/v1/pvt/Customer/bob").status_code == 404
+        assert points_of(tenant, ANA)["PendingPoints"] == 0
+        assert tenant.http.get("/v1/admin/rewards").json()["Result"] == []
+
+    def test_the_edges_of_the_years_taken_work_end_to_end(self, tenant: TenantHandle) -> None:
+        # A completion late in the range, with the longest pending time and expiry a program
+        # may set: the lot's dates land past 9000 and every view of them still renders.
+        settings = {"OrderPointsPendingDays": 3650, "PointsExpireAfterDays": 36500}
+        assert tenant.http.put("/v1/admin/program", json=settings).status_code == 200
+        upsert(tenant, ANA, BirthdayDate="1000-01-01T00:00:00Z")
+        response = tenant.http.post(
+            "/v1/pvt/Order",
+            json={
+                "OriginalId": "o-late",
+                "Customer": {"OriginalId": ANA},
+                "OrderTotal": 100,
+                "IsCompleted": True,
+                "OrderCompletedDate": "8999-12-31T23:59:59Z",
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert points_of(tenant, ANA)["PendingPoints"] > 0
+        balance = tenant.http.get(
+            f"/v1/rewards/customers/{ANA}/balance", headers={"brand": tenant.slug}
+        )
+        no_trace(balance)
+        assert balance.status_code == 200
+        assert tenant.http.get(f"/v1/pvt/Customer/{ANA}").json()["Result"]["BirthdayDate"] == (
+            "1000-01-01T00:00:00Z"
+        )
+
+
 class TestText:
     def test_control_characters_are_refused_or_kept_inert(self, tenant: TenantHandle) -> None:
         nul = tenant.http.post(
             "/v1/pvt/Customer/upsert", json={"OriginalId": ANA, "Name": "Ana\x00Maria"}
         )
         assert code_name(nul) == (400, "ValidationError")
+        # In a search too: PostgreSQL cannot compare text holding NUL either.
+        search = tenant.http.get("/v1/admin/customers", params={"Query": "Ana\x00"})
+        assert code_name(search) == (400, "ValidationError")
         odd = "Ana\x07\x1b[31m\u202eMaria\r\n"
         created = upsert(tenant, ANA, Name=odd)
         assert created["Name"] == odd

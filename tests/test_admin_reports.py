@@ -296,6 +296,11 @@ def test_default_period_is_the_last_30_days(tenant: TenantHandle, clock: Clock) 
         ({"From": "2024-01-01", "To": "2026-01-01"}, "at most 366 days"),
         ({"From": "yesterday"}, "From"),
         ({"To": "2026-02-30"}, "To"),
+        # Days at the calendar's ends, where the default span or the end's midnight would
+        # fall outside the dates there are.
+        ({"To": "0001-01-01"}, "To must be between 1000-01-01 and 8999-12-31"),
+        ({"From": "9999-12-31"}, "From must be between 1000-01-01 and 8999-12-31"),
+        ({"From": "9999-12-01", "To": "9999-12-31"}, "From must be between"),
     ],
 )
 def test_bad_periods_are_validation_errors(
@@ -345,6 +350,7 @@ def test_cli_report_liability(server: Server, tenant: TenantHandle, clock: Clock
     for args, mention in (
         (["--from", "yesterday"], "--from"),
         (["--from", "2026-02-01", "--to", "2026-01-01"], "From must not be after To"),
+        (["--to", "0001-01-01"], "To must be between"),
     ):
         bad = fidelis(server.database_url, "report", "liability", "--tenant", tenant.slug, *args)
         assert bad.returncode != 0

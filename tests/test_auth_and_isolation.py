@@ -64,6 +64,8 @@ def bad_credentials(tenant: TenantHandle) -> dict[str, dict[str, str]]:
         "empty secret": {"Authorization": basic(token + b":")},
         "not utf-8": {"Authorization": basic(b"\xff\xfe:\xff")},
         "secret with a suffix": {"Authorization": basic(token + b":" + key + b"x")},
+        "NUL in the token": {"Authorization": basic(token + b"\x00:" + key)},
+        "NUL in the secret": {"Authorization": basic(token + b":" + key + b"\x00")},
     }
 
 

@@ -326,6 +326,19 @@ def test_bad_adjustments_are_refused(
     assert points_of(tenant, "ana")["PointsBalance"] == 0
 
 
+def test_nul_in_a_form_or_a_search_is_refused(staff: Console, tenant: TenantHandle) -> None:
+    upsert(tenant, "ana", Name="Ana")
+    path, page = staff.customer_page(tenant, "ana")
+    response = adjust(staff, path, page, operation="add", points="10", reason="a\x00b")
+    assert response.status_code == 400
+    assert "NUL character" in response.text
+    assert points_of(tenant, "ana")["PointsBalance"] == 0
+    search = staff.http.get("/admin/customers", params={"q": "an\x00a"})
+    assert search.status_code == 400
+    assert "NUL character" in search.text
+    assert "Traceback" not in response.text + search.text
+
+
 def test_a_disabled_customer_cannot_be_adjusted(staff: Console, tenant: TenantHandle) -> None:
     upsert(tenant, "ana", Name="Ana")
     disable = {"IsEnabled": False, "Reason": "fraud"}

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
+
 from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
 
 
@@ -70,11 +72,12 @@ def test_two_job_runners_never_expire_twice(
         assert points_of(tenant, customer)["PointsBalance"] == 0
 
 
-def test_bad_now_is_one_line(server: Server) -> None:
-    job = jobs_run(server, "--once", "--now", "yesterday")
+@pytest.mark.parametrize("now", ["yesterday", "9999-12-31T23:00:00-05:00"])
+def test_bad_now_is_one_line(server: Server, now: str) -> None:
+    job = jobs_run(server, "--once", "--now", now)
     _, err = job.communicate(timeout=60)
     assert job.returncode != 0
-    assert err.strip().startswith("error:")
+    assert err.strip().startswith("error: --now must be an ISO-8601 instant")
     assert len(err.strip().splitlines()) == 1
 
 

@@ -32,7 +32,7 @@ from fidelis.errors import FidelisError
 from fidelis.importer import csvfile as import_csv
 from fidelis.importer import service as import_service
 from fidelis.job import service as job_service
-from fidelis.kit.clock import as_utc, utc_now
+from fidelis.kit.clock import ACCEPTED, accepted_utc, utc_now
 from fidelis.ledger import check as ledger_check
 from fidelis.program import service as program_service
 from fidelis.program.schemas import ProgramSettings
@@ -391,11 +391,10 @@ def jobs_run(
 
 def _parse_instant(value: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
+        return accepted_utc(datetime.fromisoformat(value))
     except ValueError:
-        fail("--now must be an ISO-8601 instant, e.g. 2026-12-01T00:00:00Z")
+        fail(f"--now must be an ISO-8601 instant {ACCEPTED}, e.g. 2026-12-01T00:00:00Z")
         raise AssertionError("unreachable") from None
-    return as_utc(parsed)
 
 
 customers_app = typer.Typer(no_args_is_help=True, help="Customers.")

@@ -52,6 +52,8 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     token, sep, secret = decoded.partition(":")
     if not sep or not token or not secret or len(token) > 200 or len(secret) > 200:
         raise Unauthorized()
+    if "\x00" in decoded:  # no key holds one, and PostgreSQL cannot even look it up
+        raise Unauthorized()
     return token, secret
 
 

@@ -153,9 +153,16 @@ def _problem(request: Request, session: Session, status: int, message: str) -> R
     return _render(request, "problem.html", session, status=status, message=message)
 
 
-async def _form(request: Request) -> Mapping[str, Any]:
+# No text Fidelis stores may hold NUL (PostgreSQL cannot), as in the API's bodies and queries.
+NUL_REFUSED = "The request holds a NUL character, which no field may hold."
+
+
+async def _form(request: Request, session: Session) -> Mapping[str, Any]:
     form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if any("\x00" in k or "\x00" in v for k, v in fields.items()):
+        raise _Refused(_problem(request, session, 400, NUL_REFUSED))
+    return fields
 
 
 class _Refused(Exception):
@@ -175,7 +182,7 @@ def _staff(request: Request) -> Session:
 async def _staff_post(request: Request) -> tuple[Session, Mapping[str, Any]]:
     """A logged-in POST whose form carries this session's CSRF token."""
     session = _staff(request)
-    form = await _form(request)
+    form = await _form(request, session)
     if not console_session.csrf_matches(session, form.get("csrf")):
         log.warning("console_csrf_refused", path=request.url.path, client=_client(request))
         raise _Refused(
@@ -219,7 +226,10 @@ async def login_page(request: Request) -> Response:
 @router.post("/login")
 async def login(request: Request) -> Response:
     session = _session(request)
-    form = await _form(request)
+    try:
+        form = await _form(request, session or console_session.new())
+    except _Refused as refused:
+        return refused.response
     if session is None or not console_session.csrf_matches(session, form.get("csrf")):
         return _problem(
             request,
@@ -331,6 +341,8 @@ async def customers_page(request: Request) -> Response:
     except _Refused as refused:
         return refused.response
     query = request.query_params.get("q", "")[:200]
+    if "\x00" in query:
+        return _problem(request, session, 400, NUL_REFUSED)
     page = _page_number(request)
     async with _db(request).snapshot() as conn:
         found = await report_service.search_customers(

@@ -12,10 +12,11 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fidelis.kit.clock import ACCEPTED, accepted_utc
 from fidelis.kit.money import MAX_POINTS
 
 COLUMNS = (
@@ -149,7 +150,9 @@ def _row(line: int, header: list[str], cells: list[str], seen: dict[str, int]) -
             parsed = _date(value)
             if parsed is None:
                 return RowError(
-                    line, original_id, f"{column} must be a date, YYYY-MM-DD or DD/MM/YYYY"
+                    line,
+                    original_id,
+                    f"{column} must be a date, YYYY-MM-DD or DD/MM/YYYY, {ACCEPTED}",
                 )
             fields[column] = parsed
     points = 0
@@ -173,6 +176,6 @@ def _date(value: str) -> datetime | None:
     if not _ISO_DATE.match(value):
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return accepted_utc(datetime.fromisoformat(value))
     except ValueError:
         return None

@@ -24,6 +24,30 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+# The instants and days Fidelis takes from outside (dates in requests, report periods, `--now`)
+# lie in these years, far from the ends of Python's calendar (years 1 and 9999): any time
+# zone, the program's day counts (a century at most) and a report's span around them stay in
+# it. Outside is a validation error, never an overflow halfway through a change.
+EARLIEST = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)  # excluded
+ACCEPTED = f"between {EARLIEST:%Y-%m-%d} and {LATEST - timedelta(days=1):%Y-%m-%d} (UTC)"
+
+
+def accepted_utc(value: datetime) -> datetime:
+    """`as_utc(value)` of an instant from outside.
+
+    Raises:
+        ValueError: it lies outside `EARLIEST` .. `LATEST`.
+    """
+    try:
+        utc = as_utc(value)
+    except OverflowError:  # an offset that carries it past year 1 or 9999
+        raise ValueError(f"must be {ACCEPTED}") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"must be {ACCEPTED}")
+    return utc
+
+
 def iso_utc(value: datetime | None) -> str | None:
     """ISO-8601 in UTC with a `Z`, as the Private API writes dates."""
     if value is None:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.customer.repository import Customer
 from fidelis.errors import CustomerNotFound, InvalidField
+from fidelis.kit.clock import ACCEPTED, EARLIEST, LATEST
 from fidelis.kit.document import digits as document_digits
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
@@ -98,8 +99,12 @@ def period(first: date | None, last: date | None, *, now: datetime) -> Period:
     """The period asked for; by default the last 30 UTC days, today included.
 
     Raises:
-        InvalidField: `From` after `To`, or more than 366 days.
+        InvalidField: a day outside the years Fidelis takes (`kit.clock.EARLIEST`), `From`
+            after `To`, or more than 366 days.
     """
+    for name, day in (("From", first), ("To", last)):
+        if day is not None and not EARLIEST.date() <= day < LATEST.date():
+            raise InvalidField(f"{name} must be {ACCEPTED}.")
     if last is None:
         last = (first + timedelta(days=DEFAULT_DAYS - 1)) if first else now.astimezone(UTC).date()
     if first is None:

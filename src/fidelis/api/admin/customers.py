@@ -38,7 +38,9 @@ async def search_customers(
     Query: Annotated[
         str | None,
         QueryParam(
-            max_length=200, description="Any part of name, e-mail, OriginalId or document digits."
+            max_length=200,
+            pattern=r"^[^\x00]*$",
+            description="Any part of name, e-mail, OriginalId or document digits.",
         ),
     ] = None,
     PageNumber: PageNumberParam = 1,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -13,7 +12,7 @@ from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.rewards import RewardId
-from fidelis.api.pvt.schemas import Money, Points32, Text
+from fidelis.api.pvt.schemas import Instant, Money, Points32, Text
 from fidelis.api.quick import QuickRoute
 from fidelis.reward import service as reward_service
 
@@ -44,8 +43,8 @@ class RewardRequest(BaseModel):
     SameCustomerUsageLimit: Points32 | None = None
     HasGlobalUsageLimit: StrictBool | None = None
     GlobalUsageLimit: Points32 | None = None
-    ValidDateStart: datetime | None = None
-    ValidDateEnd: datetime | None = None
+    ValidDateStart: Instant | None = None
+    ValidDateEnd: Instant | None = None
 
 
 FIELDS = {wire: name for name, wire in reward_service.FIELDS.items()}

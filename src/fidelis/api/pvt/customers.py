@@ -25,7 +25,6 @@ from fidelis.customer import service as customer_service
 from fidelis.customer.service import PointsSummary
 from fidelis.db.engine import Connection, Database
 from fidelis.errors import ChangeKeyAlreadyUsed
-from fidelis.kit.clock import as_utc
 from fidelis.tenant.repository import Tenant
 
 router = APIRouter(prefix="/v1/pvt/Customer", tags=["Customers"], route_class=QuickRoute)
@@ -65,9 +64,6 @@ async def upsert_customer(
     fields = {UPSERT_FIELDS[name]: getattr(body, name) for name in body.model_fields_set}
     if fields.get("is_enrolled", False) is None:
         del fields["is_enrolled"]  # null = the default on create, unchanged on update
-    for name in ("birthday_date", "signup_date"):
-        if fields.get(name) is not None:
-            fields[name] = as_utc(fields[name])
     async with db.write() as conn:
         customer, operation = await customer_service.upsert(conn, tenant.id, fields, now=now)
         balances = await customer_service.balances_of(conn, tenant.id, customer, now=now)
@@ -278,5 +274,5 @@ def _change(body: PointsChangeRequest | CashbackChangeRequest) -> Change:
         reason=body.Reason,
         customer_reason=body.CustomerReason,
         change_key=key,
-        expiration_date=as_utc(body.ExpirationDate) if body.ExpirationDate else None,
+        expiration_date=body.ExpirationDate,
     )

@@ -20,7 +20,7 @@ from fidelis.api.pvt.schemas import (
 from fidelis.api.quick import QuickRoute
 from fidelis.customer import service as customer_service
 from fidelis.db.engine import Connection
-from fidelis.kit.clock import as_utc, iso_utc
+from fidelis.kit.clock import iso_utc
 from fidelis.ledger.model import Balances
 from fidelis.order import service as order_service
 from fidelis.order.service import OrderReport, Outcome
@@ -38,9 +38,6 @@ def _report(body: OrderRequest) -> OrderReport:
         customer = {UPSERT_FIELDS[name]: getattr(body.Customer, name) for name in sent}
         if customer.get("is_enrolled", False) is None:
             del customer["is_enrolled"]
-        for name in ("birthday_date", "signup_date"):
-            if customer.get(name) is not None:
-                customer[name] = as_utc(customer[name])
     details = body.model_dump(
         mode="json", include={"Products", "Branch", "SalesPerson", "Metadatas"}, exclude_none=True
     )
@@ -49,9 +46,9 @@ def _report(body: OrderRequest) -> OrderReport:
         total=body.OrderTotal,
         is_completed=body.IsCompleted,
         is_cancelled=body.IsCancelledOrReturned,
-        placed_at=as_utc(body.OrderPlacementDate) if body.OrderPlacementDate else None,
-        completed_at=as_utc(body.OrderCompletedDate) if body.OrderCompletedDate else None,
-        cancelled_at=as_utc(body.OrderCancelledDate) if body.OrderCancelledDate else None,
+        placed_at=body.OrderPlacementDate,
+        completed_at=body.OrderCompletedDate,
+        cancelled_at=body.OrderCancelledDate,
         status_text=body.OrderStatus,
         coupon=body.Coupon,
         customer=customer,
@@ -126,7 +123,7 @@ async def cancel_order(
             tenant_id=tenant.id,
             program=tenant.program,
             original_id=order_id,
-            cancelled_at=as_utc(body.OrderCancelledDate) if body.OrderCancelledDate else None,
+            cancelled_at=body.OrderCancelledDate,
             status_text=body.OrderStatus,
             now=now,
         )

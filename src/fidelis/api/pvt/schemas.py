@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from fidelis.kit.clock import accepted_utc
 from fidelis.kit.money import MAX_MONEY, MAX_POINTS
 
 
@@ -31,6 +32,8 @@ def _not_blank(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
+# A date-time, aware UTC once validated (naive: taken as UTC), in the years Fidelis takes.
+Instant = Annotated[datetime, AfterValidator(accepted_utc)]
 
 Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
 Money = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
@@ -53,7 +56,7 @@ class PointsChangeRequest(_Body):
     CustomerReason: Text | None = Field(
         default=None, description="Customer-facing text; HTML is stripped; at most 255 chars."
     )
-    ExpirationDate: datetime | None = Field(
+    ExpirationDate: Instant | None = Field(
         default=None, description="Expiry of the lot an add creates (default from the program)."
     )
 
@@ -64,7 +67,7 @@ class CashbackChangeRequest(_Body):
     Reason: ReasonText | None = None
     ChangeKey: Key | None = None
     CustomerReason: Text | None = None
-    ExpirationDate: datetime | None = None
+    ExpirationDate: Instant | None = None
 
 
 class CustomerUpsertRequest(_Body):
@@ -72,8 +75,8 @@ class CustomerUpsertRequest(_Body):
     Name: Annotated[Text, Field(max_length=255)] | None = None
     Email: Annotated[Text, Field(max_length=255)] | None = None
     Phone: Annotated[Text, Field(max_length=50)] | None = None
-    BirthdayDate: datetime | None = None
-    SignupDate: datetime | None = None
+    BirthdayDate: Instant | None = None
+    SignupDate: Instant | None = None
     Document: Annotated[Text, Field(max_length=50)] | None = None
     IsEnrolled: StrictBool | None = None
 
@@ -115,11 +118,11 @@ class OrderProduct(_Body):
 
 class OrderRequest(_Body):
     OriginalId: Annotated[Text, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
-    OrderPlacementDate: datetime | None = None
+    OrderPlacementDate: Instant | None = None
     IsCompleted: StrictBool = False
-    OrderCompletedDate: datetime | None = None
+    OrderCompletedDate: Instant | None = None
     IsCancelledOrReturned: StrictBool = False
-    OrderCancelledDate: datetime | None = None
+    OrderCancelledDate: Instant | None = None
     OrderStatus: Annotated[Text, Field(max_length=200)] | None = None
     OrderTotal: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = None
     Customer: CustomerUpsertRequest | None = None
@@ -131,7 +134,7 @@ class OrderRequest(_Body):
 
 
 class OrderCancelRequest(_Body):
-    OrderCancelledDate: datetime | None = None
+    OrderCancelledDate: Instant | None = None
     OrderStatus: Annotated[Text, Field(max_length=200)] | None = None
 
 
