@@ -23,7 +23,7 @@ from fidelis.app import create_app
 from fidelis.config import Settings
 from tests.conftest import Server, TenantHandle
 
-MAX_EXAMPLES = 25
+MAX_EXAMPLES = 100
 SEED = 20260601
 
 
