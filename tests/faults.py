@@ -53,6 +53,12 @@ class ServeProcess:
             **self.extra_env,
         }
         self.log_path = log_dir / f"serve-{self.port}-{time.monotonic_ns()}.log"
+        if self.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in env:
+            # `serve` would make its own folder in the system's temporary directory and remove
+            # it on exit, which a SIGKILL (`kill`) never lets it reach: one under the test's.
+            metrics = self.log_path.with_suffix(".metrics")
+            metrics.mkdir()
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "fidelis", "serve"],
