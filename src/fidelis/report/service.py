@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.customer.repository import Customer
 from fidelis.errors import CustomerNotFound, InvalidField
-from fidelis.kit.clock import ACCEPTED, EARLIEST, LATEST
+from fidelis.kit.clock import accepted_utc
 from fidelis.kit.document import digits as document_digits
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
@@ -103,8 +103,11 @@ def period(first: date | None, last: date | None, *, now: datetime) -> Period:
             after `To`, or more than 366 days.
     """
     for name, day in (("From", first), ("To", last)):
-        if day is not None and not EARLIEST.date() <= day < LATEST.date():
-            raise InvalidField(f"{name} must be {ACCEPTED}.")
+        if day is not None:
+            try:
+                accepted_utc(datetime.combine(day, time(0), tzinfo=UTC))
+            except ValueError as refused:
+                raise InvalidField(f"{name} {refused}.") from None
     if last is None:
         last = (first + timedelta(days=DEFAULT_DAYS - 1)) if first else now.astimezone(UTC).date()
     if first is None:

@@ -31,7 +31,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.errors import InvalidField, RewardNotFound
-from fidelis.kit.clock import as_utc
 from fidelis.kit.money import MAX_MONEY, MAX_POINTS, cents_exact
 from fidelis.kit.text import strip_html
 from fidelis.reward import repository
@@ -280,8 +279,6 @@ def _validated(fields: dict[str, Any]) -> dict[str, Any]:
     )
     start = fields["valid_date_start"]
     end = fields["valid_date_end"]
-    start = None if start is None else as_utc(start)
-    end = None if end is None else as_utc(end)
     if start is not None and end is not None and end <= start:
         raise InvalidField("ValidDateEnd must be after ValidDateStart.")
     return {

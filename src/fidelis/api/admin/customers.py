@@ -12,6 +12,7 @@ from fidelis.api.deps import DB, CurrentTenant, Now
 from fidelis.api.json import JSONResponse
 from fidelis.api.pvt import docs, envelope, views
 from fidelis.api.pvt.customers import CustomerIdent
+from fidelis.api.pvt.schemas import Text
 from fidelis.api.quick import QuickRoute
 from fidelis.customer import service as customer_service
 from fidelis.kit.clock import iso_utc
@@ -36,11 +37,9 @@ async def search_customers(
     db: DB,
     now: Now,
     Query: Annotated[
-        str | None,
+        Text | None,
         QueryParam(
-            max_length=200,
-            pattern=r"^[^\x00]*$",
-            description="Any part of name, e-mail, OriginalId or document digits.",
+            max_length=200, description="Any part of name, e-mail, OriginalId or document digits."
         ),
     ] = None,
     PageNumber: PageNumberParam = 1,
