@@ -308,6 +308,10 @@ def test_a_removal_over_the_balance_shows_the_error_and_changes_nothing(
         ({"operation": "add", "points": "10", "reason": " "}, "Reason is required"),
         ({"operation": "add", "points": "0", "reason": "x"}, "cannot be zero"),
         ({"operation": "add", "points": "ten", "reason": "x"}, "whole number"),
+        # Digits to `str.isdigit`, not to `int`: refused, never a 500.
+        ({"operation": "add", "points": "²", "reason": "x"}, "whole number"),
+        ({"operation": "add", "points": "--5", "reason": "x"}, "whole number"),
+        ({"operation": "add", "points": "٣", "reason": "x"}, "whole number"),
         ({"operation": "steal", "points": "10", "reason": "x"}, "add or remove"),
         (
             {"operation": "add", "points": "10", "reason": "x", "customer_reason": "y" * 300},
@@ -337,6 +341,25 @@ def test_nul_in_a_form_or_a_search_is_refused(staff: Console, tenant: TenantHand
     assert search.status_code == 400
     assert "NUL character" in search.text
     assert "Traceback" not in response.text + search.text
+
+
+def test_odd_digits_in_a_path_or_a_page_number_are_not_numbers(
+    staff: Console, tenant: TenantHandle
+) -> None:
+    upsert(tenant, "ana", Name="Ana")
+    assert add_points(tenant, "ana", 10).status_code == 200
+    path, page = staff.customer_page(tenant, "ana")
+    # "²" passes `str.isdigit` and `int` refuses it; "٣" is an Arabic-Indic 3, which `int`
+    # takes: neither is a customer id or a page number here.
+    for odd in ("²", "٣", "9" * 5000):
+        for url in (f"/admin/customers?page={odd}", f"{path}?page={odd}"):
+            response = staff.http.get(url)
+            assert response.status_code == 200, url  # the first page
+            assert "Ana" in response.text
+        assert staff.http.get(f"/admin/customers/{odd}").status_code == 404
+        response = adjust(staff, f"/admin/customers/{odd}", page, operation="add", points="1")
+        assert response.status_code == 404
+    assert points_of(tenant, "ana")["PointsBalance"] == 10
 
 
 def test_a_disabled_customer_cannot_be_adjusted(staff: Console, tenant: TenantHandle) -> None:

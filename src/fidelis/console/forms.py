@@ -22,14 +22,28 @@ def optional_text(form: Mapping[str, Any], name: str) -> str | None:
     return text(form, name) or None
 
 
+def natural(value: str, most_digits: int) -> int | None:
+    """`value` as a number when it is 1 to `most_digits` ASCII digits, else None.
+
+    `str.isdigit` alone also takes other scripts' digits and signs like "²", which `int`
+    refuses: such text is not a number here.
+    """
+    if 0 < len(value) <= most_digits and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def whole(form: Mapping[str, Any], name: str, label: str) -> int | None:
-    """A whole number, or None when the field is blank."""
+    """A whole number (12 digits at most, a leading "-" for a negative one), or None when the
+    field is blank."""
     value = text(form, name)
     if not value:
         return None
-    if len(value) > 12 or not value.lstrip("-").isdigit():
+    negative = value.startswith("-")
+    number = natural(value[1:] if negative else value, 12)
+    if number is None:
         raise InvalidField(f"{label} must be a whole number.")
-    return int(value)
+    return -number if negative else number
 
 
 def decimal(form: Mapping[str, Any], name: str, label: str) -> Decimal | None:

@@ -208,8 +208,8 @@ async def _tenant_of(request: Request, session: Session) -> Tenant:
 
 
 def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 100_000 else 1
+    number = forms.natural(request.query_params.get("page", "1"), 6)
+    return number if number is not None and 0 < number <= 100_000 else 1
 
 
 # --- login ------------------------------------------------------------------------------------
@@ -371,13 +371,14 @@ async def _customer_page(
     error: str | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> Response:
-    if not customer_id.isdigit() or len(customer_id) > 18:
+    number = forms.natural(customer_id, 18)
+    if number is None:
         return _problem(request, session, 404, "Customer not found.")
     now = _now(request)
     page = _page_number(request)
     async with _db(request).snapshot() as conn:
         try:
-            customer = await report_service.get_customer(conn, tenant.id, int(customer_id))
+            customer = await report_service.get_customer(conn, tenant.id, number)
         except FidelisError:
             return _problem(request, session, 404, "Customer not found.")
         file = await report_service.customer_file(conn, tenant.id, customer, now=now)
@@ -425,13 +426,14 @@ async def adjust(request: Request, customer_id: str) -> Response:
     except _Refused as refused:
         return refused.response
     here = f"/admin/customers/{customer_id}"
-    if not customer_id.isdigit() or len(customer_id) > 18:
+    number = forms.natural(customer_id, 18)
+    if number is None:
         return _problem(request, session, 404, "Customer not found.")
     now = _now(request)
     try:
         points, change = _adjustment(form)
         async with _db(request).read() as conn:
-            customer = await report_service.get_customer(conn, tenant.id, int(customer_id))
+            customer = await report_service.get_customer(conn, tenant.id, number)
         async with _db(request).write(queue=f"{tenant.id}:{customer.original_id}") as conn:
             # The same service, rules and order as POST /v1/pvt/Customer/{id}/points.
             await adjustment.change_points(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from validate_docbr import CNPJ, CPF
 
 PUNCTUATION = ".-/ "
+# A document's digits are ASCII: `str.isdigit` also takes other scripts' digits and "²".
+DIGITS = frozenset("0123456789")
 
 _cpf = CPF()
 _cnpj = CNPJ()
@@ -15,12 +17,17 @@ class InvalidDocumentNumber(ValueError):
 
 
 def digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
+    return "".join(ch for ch in value if ch in DIGITS)
+
+
+def only_document_characters(value: str) -> bool:
+    """True when `value` holds nothing but digits and CPF/CNPJ punctuation."""
+    return all(ch in DIGITS or ch in PUNCTUATION for ch in value)
 
 
 def normalize_document(value: str) -> str:
     """Digits of a valid CPF or CNPJ (punctuation ignored), or raise `InvalidDocumentNumber`."""
-    if any(not (ch.isdigit() or ch in PUNCTUATION) for ch in value):
+    if not only_document_characters(value):
         raise InvalidDocumentNumber("only digits and . - / are allowed")
     only = digits(value)
     if len(only) == 11 and _cpf.validate(only):
@@ -32,9 +39,7 @@ def normalize_document(value: str) -> str:
 
 def looks_like_document(value: str) -> bool:
     """True for strings made only of digits and CPF/CNPJ punctuation, 11 or 14 digits long."""
-    if any(not (ch.isdigit() or ch in PUNCTUATION) for ch in value):
-        return False
-    return len(digits(value)) in (11, 14)
+    return only_document_characters(value) and len(digits(value)) in (11, 14)
 
 
 def mask_document(value: str) -> str:

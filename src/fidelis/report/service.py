@@ -26,6 +26,7 @@ from fidelis.customer.repository import Customer
 from fidelis.errors import CustomerNotFound, InvalidField
 from fidelis.kit.clock import accepted_utc
 from fidelis.kit.document import digits as document_digits
+from fidelis.kit.document import only_document_characters
 from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import AccountKind, Balances, TransferType
@@ -201,7 +202,7 @@ async def search_customers(
     text = (query or "").strip()
     digits = document_digits(text)
     # Only a query made of digits and document punctuation is looked up as a document.
-    is_document_like = bool(digits) and all(c.isdigit() or c in ".-/ " for c in text)
+    is_document_like = bool(digits) and only_document_characters(text)
     found, total = await repository.search_customers(
         conn,
         tenant_id,
