@@ -47,7 +47,7 @@ def basic(raw: bytes) -> str:
     return "Basic " + base64.b64encode(raw).decode()
 
 
-def bad_credentials(tenant: TenantHandle) -> dict[str, dict[str, str]]:
+def bad_credentials(tenant: TenantHandle) -> dict[str, dict[str, str | bytes]]:
     """Authorization headers that must all be refused, by name (no header at all included)."""
     token, key = tenant.api_token.encode(), tenant.api_key.encode()
     return {
@@ -63,13 +63,17 @@ def bad_credentials(tenant: TenantHandle) -> dict[str, dict[str, str]]:
         "empty token": {"Authorization": basic(b":" + key)},
         "empty secret": {"Authorization": basic(token + b":")},
         "not utf-8": {"Authorization": basic(b"\xff\xfe:\xff")},
+        # Bytes past ASCII in the header itself (the server reads them as Latin-1).
+        "not ascii": {"Authorization": b"Basic \xff\xfe=="},
         "secret with a suffix": {"Authorization": basic(token + b":" + key + b"x")},
         "NUL in the token": {"Authorization": basic(token + b"\x00:" + key)},
         "NUL in the secret": {"Authorization": basic(token + b":" + key + b"\x00")},
     }
 
 
-def send(client: httpx.Client, method: str, path: str, headers: dict[str, str]) -> httpx.Response:
+def send(
+    client: httpx.Client, method: str, path: str, headers: dict[str, str | bytes]
+) -> httpx.Response:
     body: dict[str, Any] | None = None if method == "GET" else {}
     return client.request(method, path, json=body, headers=headers)
 

@@ -59,6 +59,15 @@ class CaseInsensitivePaths:
         await self.app(scope, receive, send)
 
 
+def _declares_more_than(length: bytes, limit: int) -> bool:
+    """Whether a Content-Length value declares more than `limit` bytes. The server lets through
+    any number of leading zeros, and `int` refuses a number of over 4 300 digits."""
+    if not length.isdigit():
+        return False
+    significant = length.lstrip(b"0")
+    return len(significant) > len(str(limit)) or int(significant or b"0") > limit
+
+
 class BodyLimit:
     """Refuse bodies over 1 MiB with 413, whether or not Content-Length tells the truth."""
 
@@ -72,7 +81,7 @@ class BodyLimit:
             return
         chunked = False
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+            if name == b"content-length" and _declares_more_than(value, self.limit):
                 await _too_large(scope, receive, send)
                 return
             chunked = chunked or name == b"transfer-encoding"

@@ -6,10 +6,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from fidelis.kit.money import MAX_MONEY, cents_exact
-from fidelis.kit.text import strip_html
+from fidelis.kit.text import storable, strip_html
 
 
 class RedemptionBase(StrEnum):
@@ -18,7 +26,7 @@ class RedemptionBase(StrEnum):
 
 
 Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY)]
-Code = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
 
 
 class _Settings(BaseModel):
@@ -84,9 +92,7 @@ class ProgramSettings(_Settings):
     @classmethod
     def _plain_text(cls, value: str) -> str:
         # Shown to customers like a CustomerReason, so sanitized the same way.
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
-        value = strip_html(value)
+        value = strip_html(storable(value))
         if not value:
             raise ValueError("must not be blank")
         return value

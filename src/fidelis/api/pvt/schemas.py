@@ -16,13 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 
 from fidelis.kit.clock import accepted_utc
 from fidelis.kit.money import MAX_MONEY, MAX_POINTS
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text; refuse it everywhere so both databases agree.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+from fidelis.kit.text import storable
 
 
 def _not_blank(value: str) -> str:
@@ -31,7 +25,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(storable)]
 # A date-time, aware UTC once validated (naive: taken as UTC), in the years Fidelis takes.
 Instant = Annotated[datetime, AfterValidator(accepted_utc)]
 
