@@ -26,7 +26,7 @@ FIDELIS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "fideli
 
 
 def fidelis(
-    database_url: str, *args: str, env: dict[str, str] | None = None
+    database_url: str, *args: str | bytes, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `fidelis ARGS` with only the environment we give it (no stray FIDELIS_* settings)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FIDELIS_")}
@@ -152,6 +152,18 @@ def test_duplicate_slug_is_one_line(server: Server) -> None:
 def test_bad_tenant_is_one_line(server: Server, slug: str, name: str, mention: str) -> None:
     done = fidelis(server.database_url, "tenant", "create", "--slug", slug, "--name", name)
     one_line_error(done, mention)
+
+
+def test_an_argument_that_is_not_utf8_is_one_line(server: Server) -> None:
+    # Such bytes reach Python as lone surrogates, which no database can store or compare.
+    slug = new_slug()
+    name = "Loja \xff".encode("latin-1")
+    done = fidelis(server.database_url, "tenant", "create", "--slug", slug, "--name", name)
+    assert done.returncode == 2
+    one_line_error(done, "argument 6 is not valid UTF-8")
+    one_line_error(fidelis(server.database_url, "program", "show", "--tenant", slug), slug)
+    lookup = fidelis(server.database_url, "program", "show", "--tenant", b"loja-\xff")
+    one_line_error(lookup, "argument 4 is not valid UTF-8")
 
 
 # --- keys ----------------------------------------------------------------------------------

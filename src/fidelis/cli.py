@@ -582,4 +582,12 @@ def report_liability(
 
 
 def main() -> None:
+    # An argument whose bytes are not UTF-8 reaches Python with lone surrogates in place of
+    # those bytes (PEP 383), text no database can store or even compare: refused up front.
+    for position, argument in enumerate(sys.argv[1:], start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            typer.echo(f"error: argument {position} is not valid UTF-8", err=True)
+            sys.exit(2)  # a usage error, as the parser's own
     app()
