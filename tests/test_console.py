@@ -343,6 +343,22 @@ def test_nul_in_a_form_or_a_search_is_refused(staff: Console, tenant: TenantHand
     assert "Traceback" not in response.text + search.text
 
 
+def test_a_form_the_framework_cannot_read_is_a_console_page(
+    staff: Console, tenant: TenantHandle
+) -> None:
+    upsert(tenant, "ana", Name="Ana")
+    path, page = staff.customer_page(tenant, "ana")
+    key = CHANGE_KEY.search(page.text)
+    assert key is not None
+    fields = {"csrf": csrf_of(page), "change_key": key.group(1), "operation": "add"}
+    crowded = {**fields, "points": "10", **{f"extra{n}": "x" for n in range(1000)}}
+    response = staff.http.post(f"{path}/adjust", data=crowded)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("text/html")
+    assert "The form could not be read: Too many fields" in response.text
+    assert points_of(tenant, "ana")["PointsBalance"] == 0
+
+
 def test_odd_digits_in_a_path_or_a_page_number_are_not_numbers(
     staff: Console, tenant: TenantHandle
 ) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
@@ -158,7 +159,11 @@ NUL_REFUSED = "The request holds a NUL character, which no field may hold."
 
 
 async def _form(request: Request, session: Session) -> Mapping[str, Any]:
-    form = await request.form()
+    try:
+        form = await request.form()
+    except HTTPException as exc:  # the framework's own refusal: too many fields, bad multipart
+        message = f"The form could not be read: {exc.detail}"
+        raise _Refused(_problem(request, session, 400, message)) from None
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if any("\x00" in k or "\x00" in v for k, v in fields.items()):
         raise _Refused(_problem(request, session, 400, NUL_REFUSED))
