@@ -348,11 +348,8 @@ def test_a_form_the_framework_cannot_read_is_a_console_page(
 ) -> None:
     upsert(tenant, "ana", Name="Ana")
     path, page = staff.customer_page(tenant, "ana")
-    key = CHANGE_KEY.search(page.text)
-    assert key is not None
-    fields = {"csrf": csrf_of(page), "change_key": key.group(1), "operation": "add"}
-    crowded = {**fields, "points": "10", **{f"extra{n}": "x" for n in range(1000)}}
-    response = staff.http.post(f"{path}/adjust", data=crowded)
+    crowd = {f"extra{n}": "x" for n in range(1000)}
+    response = adjust(staff, path, page, operation="add", points="10", **crowd)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     assert "The form could not be read: Too many fields" in response.text
