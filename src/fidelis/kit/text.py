@@ -9,14 +9,15 @@ import nh3
 
 MAX_PASSES = 10
 
-# A JSON string can spell half of a UTF-16 surrogate pair (`"\\ud800"`): Python keeps it, and
+# A JSON string can spell half of a UTF-16 surrogate pair (`"\ud800"`): Python keeps it, and
 # no UTF-8 (what both databases store) can encode it.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def storable(value: str) -> str:
     """`value` when both databases can store it as text, else `ValueError`: no NUL (PostgreSQL
-    cannot store it) and no lone surrogate. The one rule for every text Fidelis takes."""
+    cannot store it) and no lone surrogate. Behind the API's `Text` and the program settings'
+    texts, where JSON can bring either; paths, forms and headers cannot bring a surrogate."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     if not value.isascii() and _LONE_SURROGATE.search(value):
