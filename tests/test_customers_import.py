@@ -234,6 +234,28 @@ def test_bad_rows_are_reported_by_line_and_skipped_and_good_rows_land(
     assert [w.split(",")[0] for w in written[1:]] == [str(n) for n in sorted(by_line)]
 
 
+def test_other_scripts_digits_are_not_numbers_in_a_file(
+    server: Server, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    # Arabic-Indic digits: `\d` takes them unless told ASCII, and `int` reads them.
+    csv = write(
+        tmp_path / "digits.csv",
+        "arabic-points,X,,,,,,\u0663,\n"  # line 2: 3 points
+        "arabic-date,X,,,,\u0660\u0661/\u0660\u0661/\u0662\u0660\u0660\u0660,,,\n"  # line 3
+        "ascii,X,,,,01/01/2000,,3,\n",  # line 4
+    )
+    done = run_import(server, tenant.slug, csv)
+    one_line_error(done, "2 row(s) rejected")
+    lines = [line for line in done.stdout.splitlines() if line.startswith("line ")]
+    assert [line.split(":")[0] for line in lines] == [
+        "line 2 (arabic-points)",
+        "line 3 (arabic-date)",
+    ]
+    assert customer_row(server, tenant, "arabic-points") is None
+    assert customer_row(server, tenant, "arabic-date") is None
+    assert points_of(tenant, "ascii")["PointsBalance"] == 3
+
+
 def test_the_rows_counted_as_errors_match_the_lines(
     server: Server, tenant: TenantHandle, tmp_path: Path
 ) -> None:

@@ -36,9 +36,10 @@ CUSTOMER_FIELDS = {"name": 255, "email": 255, "phone": 50, "document": 50}
 DATE_FIELDS = ("birthday_date", "signup_date")
 ORIGINAL_ID_MAX = 200
 REASON_MAX = 1000
-_POINTS = re.compile(r"^\+?\d{1,10}$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_BR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
+# ASCII digits only: `\d` alone also matches other scripts' digits, which `int` reads.
+_POINTS = re.compile(r"^\+?\d{1,10}$", re.ASCII)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_BR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$", re.ASCII)
 
 
 class ImportFileError(Exception):
