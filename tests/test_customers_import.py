@@ -256,6 +256,16 @@ def test_other_scripts_digits_are_not_numbers_in_a_file(
     assert points_of(tenant, "ascii")["PointsBalance"] == 3
 
 
+def test_an_error_report_that_cannot_be_written_stops_the_import_before_any_change(
+    server: Server, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    csv = write(tmp_path / "fine.csv", "fine-1,Fine,,,,,,10,\n")
+    done = run_import(server, tenant.slug, csv, "--errors", str(tmp_path / "no-such-dir" / "e.csv"))
+    one_line_error(done, "cannot write the error report", "No such file or directory")
+    assert customer_row(server, tenant, "fine-1") is None
+    assert transfer_count(server, tenant) == 0
+
+
 def test_the_rows_counted_as_errors_match_the_lines(
     server: Server, tenant: TenantHandle, tmp_path: Path
 ) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TextIO, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -420,6 +420,8 @@ def customers_import(
     except import_csv.ImportFileError as exc:
         fail(str(exc))
         raise AssertionError("unreachable") from None
+    # Opened before the import, so a report that cannot be written fails before any change.
+    report = _open_error_report(errors) if errors is not None else None
     from rich.progress import MofNCompleteColumn, Progress, TimeRemainingColumn
 
     async def work(db: Database) -> list[import_service.Outcome]:
@@ -467,8 +469,8 @@ def customers_import(
     for outcome in rejected:
         who = f" ({outcome.original_id})" if outcome.original_id else ""
         out.print(f"line {outcome.line}{who}: {outcome.message}", markup=False, highlight=False)
-    if errors is not None:
-        _write_error_report(errors, rejected)
+    if report is not None:
+        _write_error_report(report, rejected)
     count = {
         kind: sum(o.kind == kind for o in outcomes) for kind in ("created", "updated", "unchanged")
     }
@@ -486,15 +488,23 @@ def _until(deadline: float) -> Callable[[], bool]:
     return lambda: time.monotonic() < deadline
 
 
-def _write_error_report(path: Path, rejected: list[import_service.Outcome]) -> None:
+def _open_error_report(path: Path) -> TextIO:
     try:
-        with path.open("w", encoding="utf-8", newline="") as report:
+        return path.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        fail(f"cannot write the error report {path}: {exc.strerror or exc}")
+        raise AssertionError("unreachable") from None
+
+
+def _write_error_report(report: TextIO, rejected: list[import_service.Outcome]) -> None:
+    try:
+        with report:
             writer = csv.writer(report)
             writer.writerow(["line", "original_id", "error"])
             for outcome in rejected:
                 writer.writerow([outcome.line, outcome.original_id or "", outcome.message])
     except OSError as exc:
-        fail(f"cannot write the error report {path}: {exc.strerror or exc}")
+        fail(f"cannot write the error report {report.name}: {exc.strerror or exc}")
 
 
 report_app = typer.Typer(no_args_is_help=True, help="Reports.")
