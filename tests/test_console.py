@@ -211,6 +211,22 @@ def test_failed_logins_are_throttled_across_servers(server: Server) -> None:
         bystander.close()
 
 
+def test_an_address_or_method_with_no_page_is_a_console_page(console: Console) -> None:
+    for method, path, status, says in (
+        ("GET", "/admin/nope", 404, "There is no such page."),
+        ("GET", "/admin/static/nope.css", 404, "There is no such page."),
+        ("DELETE", "/admin/customers", 405, "This page does not take that method."),
+    ):
+        response = console.http.request(method, path)
+        assert response.status_code == status, path
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert says in response.text, path
+    # The API's own /v1/admin paths keep the API's answers.
+    api = console.http.get("/v1/admin/nope")
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/json"
+
+
 def test_the_console_is_off_without_a_password(server: Server) -> None:
     settings = Settings(database_url=server.database_url, admin_password=None)
     with another_server(settings) as url:

@@ -86,6 +86,25 @@ def mount(app: FastAPI) -> None:
     app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
 
+def serves(request: Request) -> bool:
+    """True for a path of the console while it is on (`mount` ran: there is a password)."""
+    path = request.url.path
+    on = bool(request.app.state.settings.admin_password)
+    return on and (path == "/admin" or path.startswith("/admin/"))
+
+
+def framework_error(request: Request, status: int) -> Response:
+    """The console's page for what the framework refuses on a console path: an address with no
+    page, a method a page does not take, a request it cannot read."""
+    messages = {
+        400: "The request could not be read.",
+        404: "There is no such page.",
+        405: "This page does not take that method.",
+    }
+    session = _session(request) or console_session.new()
+    return _problem(request, session, status, messages.get(status, "The request failed."))
+
+
 # --- plumbing ---------------------------------------------------------------------------------
 
 
