@@ -237,7 +237,7 @@ def _install_error_mappers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if console.serves(request):
-            return console.framework_error(request, exc.status_code)
+            return console.framework_error(request, exc)
         if exc.status_code == 400:
             # The framework could not parse the body (e.g. nesting too deep for the parser).
             return mapped(request, InvalidField("The body could not be parsed as JSON."))

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from fidelis.config import Settings
 from fidelis.db.engine import Database
 from fidelis.errors import Unauthorized
+from fidelis.kit.text import storable
 from fidelis.tenant import service as tenant_service
 from fidelis.tenant.keys import KeyCache, KeyCheck
 from fidelis.tenant.repository import KeyRecord, Tenant
@@ -45,13 +46,13 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     if scheme.lower() != "basic" or not encoded:
         raise Unauthorized()
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except ValueError:  # not base64 (nor even ASCII: the header's bytes are read as Latin-1)
+        decoded = storable(base64.b64decode(encoded.strip(), validate=True).decode("utf-8"))
+    except ValueError:
+        # Not base64 (nor even ASCII: the header's bytes are read as Latin-1), not UTF-8, or
+        # holding NUL, which no key holds and PostgreSQL cannot even look up.
         raise Unauthorized() from None
     token, sep, secret = decoded.partition(":")
     if not sep or not token or not secret or len(token) > 200 or len(secret) > 200:
-        raise Unauthorized()
-    if "\x00" in decoded:  # no key holds one, and PostgreSQL cannot even look it up
         raise Unauthorized()
     return token, secret
 

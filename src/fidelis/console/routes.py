@@ -38,6 +38,7 @@ from fidelis.db.engine import Database
 from fidelis.errors import ChangeKeyAlreadyUsed, FidelisError, InvalidField
 from fidelis.kit.clock import iso_utc
 from fidelis.kit.money import brl, to_money
+from fidelis.kit.text import storable
 from fidelis.program import service as program_service
 from fidelis.report import service as report_service
 from fidelis.reward import service as reward_service
@@ -93,14 +94,16 @@ def serves(request: Request) -> bool:
     return on and (path == "/admin" or path.startswith("/admin/"))
 
 
-def framework_error(request: Request, status: int) -> Response:
+def framework_error(request: Request, refused: HTTPException) -> Response:
     """The console's page for what the framework refuses on a console path: an address with no
-    page, a method a page does not take, a request it cannot read."""
+    page, a method a page does not take, a form it cannot read (over 1 000 fields, broken
+    multipart: its reason shown)."""
     messages = {
-        400: "The request could not be read.",
+        400: f"The form could not be read: {refused.detail}",
         404: "There is no such page.",
         405: "This page does not take that method.",
     }
+    status = refused.status_code
     session = _session(request) or console_session.new()
     return _problem(request, session, status, messages.get(status, "The request failed."))
 
@@ -177,14 +180,22 @@ def _problem(request: Request, session: Session, status: int, message: str) -> R
 NUL_REFUSED = "The request holds a NUL character, which no field may hold."
 
 
-async def _form(request: Request, session: Session) -> Mapping[str, Any]:
+def _storable(*texts: str) -> bool:
+    """Whether `kit.text.storable` takes each of `texts` (a form or a query can bring NUL)."""
     try:
-        form = await request.form()
-    except HTTPException as exc:  # the framework's own refusal: too many fields, bad multipart
-        message = f"The form could not be read: {exc.detail}"
-        raise _Refused(_problem(request, session, 400, message)) from None
+        for text in texts:
+            storable(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def _form(request: Request, session: Session) -> Mapping[str, Any]:
+    # A form the framework cannot read raises here; the app's mapper hands it to
+    # `framework_error`.
+    form = await request.form()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    if any("\x00" in k or "\x00" in v for k, v in fields.items()):
+    if not _storable(*fields, *fields.values()):
         raise _Refused(_problem(request, session, 400, NUL_REFUSED))
     return fields
 
@@ -365,7 +376,7 @@ async def customers_page(request: Request) -> Response:
     except _Refused as refused:
         return refused.response
     query = request.query_params.get("q", "")[:200]
-    if "\x00" in query:
+    if not _storable(query):
         return _problem(request, session, 400, NUL_REFUSED)
     page = _page_number(request)
     async with _db(request).snapshot() as conn:
