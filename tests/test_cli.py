@@ -378,6 +378,22 @@ def test_ledger_check_finds_corruption(
 
     ok(fidelis(server.database_url, "ledger", "check", "--tenant", tenant.slug))
 
+    # Owing points while having some to spend (points that come back pay off debt first).
+    with corrupted(
+        server,
+        "INSERT INTO account (tenant_id, customer_id, kind, balance) SELECT tenant_id, "
+        "customer_id, 'debt', -5 FROM account WHERE tenant_id = :t AND kind = 'available'",
+        "DELETE FROM account WHERE tenant_id = :t AND kind = 'debt'",
+        t=tenant.id,
+    ):
+        done = fidelis(server.database_url, "ledger", "check", "--tenant", tenant.slug)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "debt-paid-first" in done.stdout
+        assert "owes 5 points and has 70 available" in done.stdout
+        assert done.stdout.strip().splitlines()[-1].endswith("2 violation(s)")
+
+    ok(fidelis(server.database_url, "ledger", "check", "--tenant", tenant.slug))
+
 
 # --- configuration and help ----------------------------------------------------------------
 

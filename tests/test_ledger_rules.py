@@ -122,7 +122,7 @@ class TestProject:
             make_lot(1, 100, expires_at=NOW + DAY),
             make_lot(2, 50, status=LotStatus.pending, available_at=NOW + DAY),
         ]
-        assert project(cached, lots, [], NOW) == cached
+        assert project(cached, lots, [], NOW).balances == cached
 
     def test_pending_lot_whose_time_came_counts_as_available(self) -> None:
         cached = Balances(available=100, pending=50, held=0)
@@ -130,20 +130,20 @@ class TestProject:
             make_lot(1, 100),
             make_lot(2, 50, status=LotStatus.pending, available_at=NOW - timedelta(seconds=1)),
         ]
-        assert project(cached, lots, [], NOW) == Balances(available=150, pending=0, held=0)
+        assert project(cached, lots, [], NOW).balances == Balances(available=150, pending=0, held=0)
 
     def test_expired_lot_no_longer_counts(self) -> None:
         # 100 expiring yesterday (60 left after a debit) + 40 that never expire.
         cached = Balances(available=100, pending=0, held=0)
         lots = [make_lot(1, 100, remaining=60, expires_at=NOW - DAY), make_lot(2, 40)]
-        assert project(cached, lots, [], NOW) == Balances(available=40, pending=0, held=0)
+        assert project(cached, lots, [], NOW).balances == Balances(available=40, pending=0, held=0)
 
     def test_held_part_survives_expiry(self) -> None:
         # 100 points, 30 of them reserved by a lock: 70 available, 30 held.
         cached = Balances(available=70, pending=0, held=30)
         lots = [make_lot(1, 100, held=30, expires_at=NOW - DAY)]
         # The 70 free points expire; the 30 held stay held until the lock is resolved.
-        assert project(cached, lots, [], NOW) == Balances(available=0, pending=0, held=30)
+        assert project(cached, lots, [], NOW).balances == Balances(available=0, pending=0, held=30)
 
     def test_pending_lot_released_and_expired_in_one_go(self) -> None:
         cached = Balances(available=0, pending=50, held=0)
@@ -156,7 +156,7 @@ class TestProject:
                 expires_at=NOW - DAY,
             )
         ]
-        assert project(cached, lots, [], NOW) == Balances(available=0, pending=0, held=0)
+        assert project(cached, lots, [], NOW).balances == Balances(available=0, pending=0, held=0)
 
     def test_already_expired_lot_keeping_held_points_is_left_alone(self) -> None:
         cached = Balances(available=10, pending=0, held=20)
@@ -164,12 +164,12 @@ class TestProject:
             make_lot(1, 50, remaining=20, held=20, status=LotStatus.expired, expires_at=NOW - DAY),
             make_lot(2, 10),
         ]
-        assert project(cached, lots, [], NOW) == cached
+        assert project(cached, lots, [], NOW).balances == cached
 
     def test_an_expired_hold_gives_its_points_back(self) -> None:
         lot = make_lot(1, 100, held=30, expires_at=NOW + DAY)
         cached = Balances(available=70, pending=0, held=30)
-        assert project(cached, [lot], [(lot, 30)], NOW) == Balances(
+        assert project(cached, [lot], [(lot, 30)], NOW).balances == Balances(
             available=100, pending=0, held=0
         )
 
@@ -177,7 +177,38 @@ class TestProject:
         # 40 of the lot held, 60 free; the lot and the hold both ran out: all 100 are gone.
         lot = make_lot(1, 100, held=40, expires_at=NOW - DAY)
         cached = Balances(available=60, pending=0, held=40)
-        assert project(cached, [lot], [(lot, 40)], NOW) == Balances(available=0, pending=0, held=0)
+        assert project(cached, [lot], [(lot, 40)], NOW).balances == Balances(
+            available=0, pending=0, held=0
+        )
+
+    def test_an_expired_hold_pays_off_debt_first_and_its_lot_shows_what_is_left(self) -> None:
+        # Owes 50, all 80 points left locked; the lock ran out: 50 pay the debt, 30 to spend.
+        lot = make_lot(1, 100, remaining=80, held=80, expires_at=NOW + DAY)
+        other = make_lot(2, 10, status=LotStatus.pending, available_at=NOW + DAY)
+        cached = Balances(available=0, pending=10, held=80, debt=-50)
+        projected = project(cached, [lot, other], [(lot, 80)], NOW)
+        assert projected.balances == Balances(available=30, pending=10, held=0, debt=0)
+        assert [(x.id, x.remaining, x.held, x.free) for x in projected.lots] == [
+            (1, 30, 0, 30),
+            (2, 10, 0, 10),
+        ]
+
+    def test_a_released_lot_pays_off_debt_before_a_hold_gives_back(self) -> None:
+        # As `settle` does: lots first (the release pays 30 of the 40 owed), then holds (10).
+        released = make_lot(1, 30, status=LotStatus.pending, available_at=NOW - DAY)
+        locked = make_lot(2, 50, held=50, expires_at=NOW + DAY)
+        cached = Balances(available=0, pending=30, held=50, debt=-40)
+        projected = project(cached, [released, locked], [(locked, 50)], NOW)
+        assert projected.balances == Balances(available=40, pending=0, held=0, debt=0)
+        assert [(x.id, x.status, x.free) for x in projected.lots] == [(2, LotStatus.available, 40)]
+
+    def test_lots_that_run_out_leave_the_projection(self) -> None:
+        gone = make_lot(1, 100, held=40, expires_at=NOW - DAY)
+        kept = make_lot(2, 25, expires_at=NOW + DAY)
+        cached = Balances(available=85, pending=0, held=40)
+        projected = project(cached, [gone, kept], [(gone, 40)], NOW)
+        assert projected.balances == Balances(available=25, pending=0, held=0)
+        assert [x.id for x in projected.lots] == [2]
 
     def test_projection_agrees_with_is_available(self) -> None:
         lots = [
@@ -187,7 +218,7 @@ class TestProject:
             make_lot(4, 25, expires_at=NOW + DAY),
         ]
         cached = Balances(available=60 + 25, pending=30 + 40, held=20)
-        projected = project(cached, lots, [], NOW)
+        projected = project(cached, lots, [], NOW).balances
         assert projected.available == sum(lot.free for lot in lots if lot.is_available(NOW))
         assert projected == Balances(available=55, pending=40, held=20)
 

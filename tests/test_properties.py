@@ -170,12 +170,17 @@ def test_random_points_and_cashback_changes_follow_the_model(
 
 
 class LockMachine(RuleBasedStateMachine):
-    """Random interleavings of locks, commits, rollbacks, expiry and points changes.
+    """Random interleavings of locks, commits, rollbacks, expiry, orders, their cancels and
+    points changes.
 
-    Model: `available` points; each lock holds `min(available, total in centavos)` (the default
-    rule: up to 100% of the purchase, 1 point = R$ 0.01) and is active until committed (the
-    unused part comes back), rolled back or expired (all of it comes back). Expiry is driven by
-    moving the server's clock two lock lifetimes ahead, so no lock is ever near its boundary.
+    Model: `available` free points and `debt` owed points (the balance is their difference);
+    each lock holds `min(available, total in centavos)` (the default rule: up to 100% of the
+    purchase, 1 point = R$ 0.01) and is active until committed (the unused part comes back),
+    rolled back or expired (all of it comes back). A completed order earns a point per whole
+    R$; its cancel takes its points back from the free ones, and what they cannot cover (spent
+    or held) becomes debt. Points that come back, whatever way, pay off debt first. Expiry is
+    driven by moving the server's clock two lock lifetimes ahead, so no lock is ever near its
+    boundary.
     """
 
     tenant: ClassVar[TenantHandle]
@@ -186,9 +191,16 @@ class LockMachine(RuleBasedStateMachine):
         super().__init__()
         self.customer = f"lock-{uuid.uuid4().hex}@example.com"
         self.available = 0
+        self.debt = 0
         # token -> [points held, committed points or None, state]
         self.locks: dict[str, list[Any]] = {}
         self.tokens: list[str] = []
+        self.orders: list[tuple[str, int]] = []  # (order id, points earned) not yet cancelled
+
+    def come_back(self, points: int) -> None:
+        repaid = min(self.debt, points)
+        self.debt -= repaid
+        self.available += points - repaid
 
     @initialize()
     def create_customer(self) -> None:
@@ -209,7 +221,7 @@ class LockMachine(RuleBasedStateMachine):
             json={"Points": points, "OperationType": 0, "Reason": "property"},
         )
         assert response.status_code == 200, response.text
-        self.available += points
+        self.come_back(points)
 
     @rule(points=amounts)
     def remove_points(self, points: int) -> None:
@@ -217,11 +229,38 @@ class LockMachine(RuleBasedStateMachine):
             f"/v1/pvt/Customer/{self.customer}/points",
             json={"Points": -points, "OperationType": 1, "Reason": "property"},
         )
-        if points > self.available:
+        if points > self.available - self.debt:
             assert response.json()["CodeName"] == "InsufficientBalance"
             return
         assert response.status_code == 200, response.text
         self.available -= points
+
+    @rule(reais=amounts)
+    def order(self, reais: int) -> None:
+        order_id = f"order-{uuid.uuid4().hex}"
+        body = {
+            "OriginalId": order_id,
+            "Customer": {"OriginalId": self.customer},
+            "OrderTotal": f"{reais}.00",
+            "IsCompleted": True,
+            "OrderCompletedDate": self.server.clock().isoformat(),
+        }
+        response = self.tenant.http.post("/v1/pvt/Order", json=body)
+        assert response.status_code == 200, response.text
+        assert response.json()["Result"]["EarnedPoints"] == reais
+        self.orders.append((order_id, reais))
+        self.come_back(reais)
+
+    @rule(index=st.integers(min_value=0, max_value=20))
+    def cancel_order(self, index: int) -> None:
+        if not self.orders:
+            return
+        order_id, earned = self.orders.pop(index % len(self.orders))
+        response = self.tenant.http.post(f"/v1/pvt/Order/{order_id}/cancel", json={})
+        assert response.status_code == 200, response.text
+        taken = min(self.available, earned)
+        self.available -= taken
+        self.debt += earned - taken
 
     @rule(cents=st.integers(min_value=1, max_value=8_000))
     def lock(self, cents: int) -> None:
@@ -259,7 +298,7 @@ class LockMachine(RuleBasedStateMachine):
         else:
             assert response.status_code == 200, response.text
             spent = held if value is None else value
-            self.available += held - spent
+            self.come_back(held - spent)
             self.locks[token] = [held, spent, "committed"]
 
     @rule(index=st.integers(min_value=0, max_value=20))
@@ -274,7 +313,7 @@ class LockMachine(RuleBasedStateMachine):
             return
         assert response.status_code == 200, response.text
         if state == "active":
-            self.available += held
+            self.come_back(held)
             self.locks[token] = [held, None, "rolled_back"]
         assert response.json()["status"] == self.locks[token][2]
 
@@ -283,21 +322,21 @@ class LockMachine(RuleBasedStateMachine):
         self.server.clock.advance(seconds=2 * self.TTL)
         for state in self.locks.values():
             if state[2] == "active":
-                self.available += state[0]
+                self.come_back(state[0])
                 state[2] = "expired"
 
     @invariant()
     def balances_match_the_model(self) -> None:
         points = points_of(self.tenant, self.customer)
         held = sum(s[0] for s in self.locks.values() if s[2] == "active")
-        assert (points["PointsBalance"], points["HeldPoints"]) == (self.available, held)
+        assert (points["PointsBalance"], points["HeldPoints"]) == (self.available - self.debt, held)
 
     @invariant()
     def ledger_is_sound(self) -> None:
         assert check_ledger(self.server.database_url, [self.tenant.id]) == []
 
 
-def test_random_locks_commits_rollbacks_and_expiry_follow_the_model(
+def test_random_locks_commits_rollbacks_expiry_and_order_cancels_follow_the_model(
     server: Server, tenant: TenantHandle
 ) -> None:
     response = tenant.http.put("/v1/admin/program", json={"LockTtlSeconds": LockMachine.TTL})

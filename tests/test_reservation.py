@@ -385,6 +385,30 @@ class TestSimulateAndBalance:
         missing = tenant.http.get("/v1/rewards/customers/x/balance", headers={"brand": tenant.slug})
         assert error_of(missing) == (404, "CUSTOMER_NOT_FOUND")
 
+    def test_an_expired_lock_gives_its_lots_back_to_every_read_before_any_sweep(
+        self, server: Server, clock: Clock, tenant: TenantHandle
+    ) -> None:
+        tenant.http.put("/v1/admin/program", json={"LockTtlSeconds": 60})
+        ana_with(tenant, 0)
+        soon = server.clock() + timedelta(days=3)
+        add_points(tenant, ANA, 250, ExpirationDate=soon.isoformat())
+        token_of(tenant, "2.50")  # holds the whole expiring lot
+        clock.advance(seconds=61)
+        for read in range(2):  # before the job, then after it
+            answer = ok(
+                tenant.http.get(
+                    f"/v1/rewards/customers/{ANA}/balance", headers={"brand": tenant.slug}
+                )
+            )
+            assert (answer["available_balance"], answer["locked_balance"]) == ("2.50", "0.00")
+            assert answer["next_expiration"]["value"] == "2.50"
+            assert [r["remaining"] for r in answer["rewards"]] == ["2.50"]
+            points = points_of(tenant, ANA)
+            assert points["HeldPoints"] == 0
+            assert [item["Points"] for item in points["PointsToExpire"]] == [250]
+            if not read:
+                run_jobs_once(server)
+
     def test_next_expiration(self, server: Server, tenant: TenantHandle) -> None:
         ana_with(tenant, 0)
         soon = server.clock() + timedelta(days=3)

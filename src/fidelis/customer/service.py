@@ -244,9 +244,10 @@ async def points_summary(
         # Something fell due and is not written yet: work it out from the lots themselves.
         lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=found.id)
         expired_holds = await ledger.expired_hold_parts(conn, tenant_id, found.id, now)
-        balances = ledger.project(cached, lots, expired_holds, now)
+        settled = ledger.project(cached, lots, expired_holds, now)
+        balances = settled.balances
         expiring: dict[datetime, int] = {}
-        for lot in lots:
+        for lot in settled.lots:
             if lot.expires_at is not None and lot.is_available(now) and lot.free > 0:
                 expiring[lot.expires_at] = expiring.get(lot.expires_at, 0) + lot.free
         soonest = sorted(expiring.items())

@@ -272,7 +272,32 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
             f"customer {row.customer_id}'s debt account {row.id} is {row.balance} > 0",
         )
 
-    # 10. A reversal names an existing transfer of the same customer.
+    # 10. A customer who owes points has none available: whatever way points come back (a
+    # credit, a release, a hold given back, a reversal), they pay off the debt first.
+    debt = account.alias("debt")
+    for row in await conn.execute(
+        select(account.c.customer_id, account.c.balance, debt.c.balance.label("debt"))
+        .join(
+            debt,
+            and_(
+                debt.c.tenant_id == account.c.tenant_id,
+                debt.c.customer_id == account.c.customer_id,
+                debt.c.kind == AccountKind.debt.value,
+            ),
+        )
+        .where(
+            account.c.tenant_id == tenant_id,
+            account.c.kind == AccountKind.available.value,
+            account.c.balance > 0,
+            debt.c.balance < 0,
+        )
+    ):
+        report(
+            "debt-paid-first",
+            f"customer {row.customer_id} owes {-row.debt} points and has {row.balance} available",
+        )
+
+    # 11. A reversal names an existing transfer of the same customer.
     original = transfer.alias("original")
     for row in await conn.execute(
         select(transfer.c.id, transfer.c.reverses_id)
@@ -296,7 +321,7 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
             f"transfer {row.id} reverses {row.reverses_id}, which is not the same customer's",
         )
 
-    # 11. A transfer's expiry is its credit lot's (the history shows the copy), and a transfer
+    # 12. A transfer's expiry is its credit lot's (the history shows the copy), and a transfer
     # with no lot has none.
     for row in await conn.execute(
         select(transfer.c.id, transfer.c.expires_at, lot.c.expires_at.label("lot_expires_at"))

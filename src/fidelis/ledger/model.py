@@ -207,6 +207,14 @@ class Lot:
         return self.remaining - self.held
 
 
+@dataclass(frozen=True, slots=True)
+class Projection:
+    """A customer's balances and open lots (in spending order) as settling leaves them."""
+
+    balances: Balances
+    lots: list[Lot]
+
+
 # Not frozen: a frozen dataclass sets each field through `object.__setattr__`, which made
 # building one 2.4 times as slow (1.5 against 0.64 us), and a points read builds up to 20.
 @dataclass(slots=True)

@@ -50,6 +50,7 @@ from fidelis.ledger.model import (
     Lot,
     LotStatus,
     PointType,
+    Projection,
     Transfer,
     TransferType,
 )
@@ -108,7 +109,7 @@ async def credit(
     if next_event is not None:
         await repository.lower_settle_at(conn, tenant_id, customer_id, next_event)
     if not pending:
-        await _repay_debt(conn, tenant_id, customer_id, lot_id, amount, now)
+        await _repay_debt(conn, tenant_id, customer_id, [(lot_id, amount)], now)
     return moved
 
 
@@ -116,25 +117,42 @@ async def _repay_debt(
     conn: AsyncConnection,
     tenant_id: int,
     customer_id: int,
-    lot_id: int,
-    points: int,
+    freed: list[tuple[int, int]],
     now: datetime,
 ) -> None:
-    """Use up to `points` of a lot that just became available to pay off the customer's debt."""
+    """Pay off the customer's debt with points that just became free: `(lot_id, points)` in
+    the order given (a new credit, a release, points given back by a hold or a reversal).
+
+    Whatever way points come back, debt is paid first, so a customer never owes points and
+    has some to spend at once, and every face sees the same balance.
+    """
+    if not freed:
+        return
     owed = -(await repository.get_balances(conn, tenant_id, customer_id)).debt
-    pay = min(owed, points)
-    if pay > 0:
+    parts = repayment(owed, freed)
+    if parts:
         moved = await repository.add_transfer(
             conn,
             tenant_id=tenant_id,
             customer_id=customer_id,
             type=TransferType.debt_repayment,
-            amount=pay,
+            amount=sum(points for _, points in parts),
             now=now,
         )
-        await repository.consume_lots(
-            conn, tenant_id=tenant_id, transfer_id=moved.id, parts=[(lot_id, pay)]
-        )
+        await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=parts)
+
+
+def repayment(owed: int, freed: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The `(lot_id, points)` of `freed` that pay off `owed` points of debt, in order."""
+    parts: list[tuple[int, int]] = []
+    for lot_id, points in freed:
+        if owed <= 0:
+            break
+        pay = min(owed, points)
+        if pay > 0:
+            parts.append((lot_id, pay))
+            owed -= pay
+    return parts
 
 
 async def debit(
@@ -226,7 +244,7 @@ async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now
             )
             released.append(lot.id)
             status = LotStatus.available
-            await _repay_debt(conn, tenant_id, customer_id, lot.id, lot.remaining, now)
+            await _repay_debt(conn, tenant_id, customer_id, [(lot.id, lot.remaining)], now)
             lot = replace(lot, remaining=(await _remaining(conn, tenant_id, lot.id)))
         if status == LotStatus.available and lot.expires_at is not None and lot.expires_at <= now:
             if lot.free > 0:
@@ -282,7 +300,25 @@ async def effective_balances(
     if settle_at is None or settle_at > now:
         return cached
     lots = await repository.list_open_lots(conn, tenant_id, customer_id)
-    return project(cached, lots, await expired_hold_parts(conn, tenant_id, customer_id, now), now)
+    expired_holds = await expired_hold_parts(conn, tenant_id, customer_id, now)
+    return project(cached, lots, expired_holds, now).balances
+
+
+async def effective_lots(
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    customer_id: int,
+    settle_at: datetime | None,
+    now: datetime,
+) -> Projection:
+    """The balances and open lots as they are at `now`, settled or not, without writing."""
+    cached = await repository.get_balances(conn, tenant_id, customer_id)
+    lots = await repository.list_open_lots(conn, tenant_id, customer_id)
+    if settle_at is None or settle_at > now:
+        return Projection(cached, lots)
+    expired_holds = await expired_hold_parts(conn, tenant_id, customer_id, now)
+    return project(cached, lots, expired_holds, now)
 
 
 async def expired_hold_parts(
@@ -297,29 +333,39 @@ async def expired_hold_parts(
 
 def project(
     cached: Balances, lots: list[Lot], expired_holds: list[tuple[Lot, int]], now: datetime
-) -> Balances:
-    """Apply what is due at `now` to cached balances (what `settle` writes): expired holds give
-    their points back (to nobody, for lots that expired too), then lots are released and
-    expired."""
+) -> Projection:
+    """Apply what is due at `now` to cached balances and open lots, step for step as `settle`
+    writes it: pending lots are released (paying off debt first) and lots past their expiry
+    lose their free points; then holds whose time ran out give their points back (paying off
+    debt first), or let them expire with their lot."""
     available, pending, held, debt = cached.available, cached.pending, cached.held, cached.debt
-    for lot, part in expired_holds:
-        held -= part
-        if not _lost(lot, now):
-            available += part
+    view: dict[int, Lot] = {}
     for lot in lots:
-        free = lot.free
-        released = lot.status == LotStatus.pending and lot.available_at <= now
-        if released:
-            # Released points pay off debt first, exactly as `settle` does.
+        if lot.status == LotStatus.pending and lot.available_at <= now:
             repaid = min(-debt, lot.remaining)
             pending -= lot.remaining
             available += lot.remaining - repaid
             debt += repaid
-            free -= repaid
-        spendable = released or lot.status == LotStatus.available
-        if spendable and lot.expires_at is not None and lot.expires_at <= now:
-            available -= free
-    return Balances(available=available, pending=pending, held=held, debt=debt)
+            lot = replace(lot, status=LotStatus.available, remaining=lot.remaining - repaid)
+        if lot.status == LotStatus.available and _lost(lot, now):
+            available -= lot.free
+            lot = replace(lot, status=LotStatus.expired, remaining=lot.held)
+        view[lot.id] = lot
+    for lot, part in expired_holds:
+        held -= part
+        if _lost(lot, now):
+            gone = part  # expires with its lot
+        else:
+            gone = min(-debt, part)  # pays off debt first
+            available += part - gone
+            debt += gone
+        seen = view.get(lot.id)
+        if seen is not None:
+            view[lot.id] = replace(seen, held=seen.held - part, remaining=seen.remaining - gone)
+    open_lots = [
+        lot for lot in view.values() if lot.status != LotStatus.expired and lot.remaining > 0
+    ]
+    return Projection(Balances(available, pending, held, debt), open_lots)
 
 
 async def open_lots(conn: AsyncConnection, *, tenant_id: int, customer_id: int) -> list[Lot]:
@@ -472,7 +518,8 @@ async def _give_back(
     parts: list[tuple[Lot, int]],
     now: datetime,
 ) -> None:
-    """Un-hold points: back to `available`, or to `expired` for lots whose time has passed."""
+    """Un-hold points: back to `available` (paying off debt first), or to `expired` for lots
+    whose time has passed."""
     back = sum(p for lot, p in parts if not _lost(lot, now))
     lost = [(lot.id, p) for lot, p in parts if _lost(lot, now)]
     await repository.change_lot_held(
@@ -487,6 +534,8 @@ async def _give_back(
             amount=back,
             now=now,
         )
+        freed = [(lot.id, p) for lot, p in parts if not _lost(lot, now)]
+        await _repay_debt(conn, tenant_id, customer_id, freed, now)
     if lost:
         moved = await repository.add_transfer(
             conn,
@@ -516,8 +565,9 @@ async def reverse(
     """Undo one transfer, at most once.
 
     A debit's points go back to the exact lots they came from (keeping their expiry; the part
-    of a lot that expired meanwhile expires again at once). A credit's points are taken back,
-    from the lot it created first, then from the others, earliest expiry first.
+    of a lot that expired meanwhile expires again at once; the rest pays off debt first). A
+    credit's points are taken back, from the lot it created first, then from the others,
+    earliest expiry first.
 
     Raises:
         TransferNotFound, TransferAlreadyReversed,
@@ -568,6 +618,8 @@ async def reverse(
             await repository.consume_lots(
                 conn, tenant_id=tenant_id, transfer_id=expired.id, parts=lost
             )
+        freed = [(lot.id, consumed) for lot, consumed in movements if not _lost(lot, now)]
+        await _repay_debt(conn, tenant_id, original.customer_id, freed, now)
         return moved
     created = await repository.get_lot_of(conn, tenant_id, transfer_id)
     if created is None:

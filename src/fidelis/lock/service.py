@@ -485,9 +485,12 @@ async def balance(
         CustomerNotFound.
     """
     customer = await customer_service.get(conn, tenant_id, ident)
-    balances = await customer_service.balances_of(conn, tenant_id, customer, now=now)
-    lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=customer.id)
+    settled = await ledger.effective_lots(
+        conn, tenant_id=tenant_id, customer_id=customer.id, settle_at=customer.settle_at, now=now
+    )
     live = [
-        lot for lot in lots if lot.free > 0 and (lot.expires_at is None or lot.expires_at > now)
+        lot
+        for lot in settled.lots
+        if lot.free > 0 and (lot.expires_at is None or lot.expires_at > now)
     ]
-    return CustomerBalance(balances, live)
+    return CustomerBalance(settled.balances, live)
