@@ -16,8 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+import typer
 from sqlalchemy import text
+from typer.testing import CliRunner
 
+from fidelis import cli
 from fidelis.db.engine import Database
 from tests.conftest import Server, TenantHandle, add_points, run_async, upsert
 
@@ -414,6 +417,22 @@ def test_bad_environment_is_one_line_naming_the_variable(
     one_line_error(fidelis(server.database_url, "migrate", env=env), variable)
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--port", "70000"], "--port"),
+        (["--port", "0"], "--port"),
+        (["--workers", "0"], "--workers"),
+        (["--workers", "65"], "--workers"),
+    ],
+)
+def test_bad_serve_options_are_one_line_naming_the_option(
+    server: Server, args: list[str], option: str
+) -> None:
+    # Refused before anything starts, by the rules of the settings they stand for.
+    one_line_error(fidelis(server.database_url, "serve", *args), f"invalid {option}:")
+
+
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'fidelis.db'}"
     one_line_error(fidelis(url, "migrate"))
@@ -439,6 +458,29 @@ def test_help(server: Server, args: list[str], mentions: list[str]) -> None:
     out = ok(fidelis(server.database_url, *args, env={"COLUMNS": "200"}))
     for mention in mentions:
         assert mention in out
+
+
+def command_paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and group under `group` (Typer's own Click objects), by its words."""
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if hasattr(command, "commands"):
+            found += command_paths(command, (*prefix, name))
+    return found
+
+
+def test_every_command_has_help() -> None:
+    paths = command_paths(typer.main.get_command(cli.app))
+    assert ("customers", "import") in paths
+    assert ("report", "liability") in paths
+    runner = CliRunner()
+    for path in paths:
+        done = runner.invoke(
+            cli.app, [*path, "--help"], prog_name="fidelis", env={"COLUMNS": "200"}
+        )
+        assert done.exit_code == 0, (path, done.output)
+        assert f"Usage: fidelis {' '.join(path)}" in done.output, (path, done.output)
 
 
 def test_a_served_app_keeps_what_it_built_out_of_the_collectors_walk(tmp_path: Path) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
+from fidelis.db.engine import Database
+from fidelis.job import service as job_service
 from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
 
 
@@ -70,6 +73,42 @@ def test_two_job_runners_never_expire_twice(
     for customer in customers:
         assert expirations(tenant, customer) == [-10]
         assert points_of(tenant, customer)["PointsBalance"] == 0
+
+
+def settle_batch(server: Server, tenant: TenantHandle, now: datetime) -> int:
+    """One batch of the job, as `jobs run` runs it: one tenant, one transaction."""
+
+    async def work() -> int:
+        db = Database(server.database_url)
+        try:
+            async with db.write() as conn:
+                return await job_service.settle_due_batch(conn, tenant_id=tenant.id, now=now)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(work())
+
+
+def test_each_transaction_settles_one_tenant_and_a_pass_settles_them_all(
+    server: Server, clock: Clock, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    tomorrow = server.clock() + timedelta(days=1)
+    for each in (tenant, other_tenant):
+        upsert(each, "joana@example.com")
+        add_points(each, "joana@example.com", 100, ExpirationDate=tomorrow.isoformat())
+    clock.advance(days=2)
+
+    # A batch settles its own tenant's customers and nobody else's.
+    assert settle_batch(server, tenant, server.clock()) == 1
+    assert expirations(tenant, "joana@example.com") == [-100]
+    assert expirations(other_tenant, "joana@example.com") == []
+    assert settle_batch(server, tenant, server.clock()) == 0
+
+    job = jobs_run(server, "--once", "--now", server.clock().isoformat())
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    assert expirations(other_tenant, "joana@example.com") == [-100]
+    assert expirations(tenant, "joana@example.com") == [-100]
 
 
 @pytest.mark.parametrize("now", ["yesterday", "9999-12-31T23:00:00-05:00"])

@@ -69,12 +69,16 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def settings() -> Settings:
+def settings(**options: Any) -> Settings:
+    """The settings of the environment (and `.env`), with the command's options given over
+    them, validated by the same rules; a bad value is one line naming where it came from."""
+    given = {name: value for name, value in options.items() if value is not None}
     try:
-        return Settings()
+        return Settings(**given)
     except ValidationError as exc:
         error = exc.errors()[0]
-        name = "FIDELIS_" + str(error["loc"][0]).upper() if error["loc"] else "FIDELIS_*"
+        field = str(error["loc"][0]) if error["loc"] else "*"
+        name = f"--{field}" if field in given else f"FIDELIS_{field.upper()}"
         fail(f"invalid {name}: {error['msg']}", 2)
         raise AssertionError("unreachable") from None
 
@@ -97,13 +101,18 @@ def run(work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except FidelisError as exc:
-        fail(exc.message)
     except CliError as exc:
         fail(str(exc))
-    except (OSError, SQLAlchemyError) as exc:
-        fail(f"database error: {_first_line(exc)}")
+    except (FidelisError, OSError, SQLAlchemyError) as exc:
+        fail(_describe(exc))
     raise AssertionError("unreachable")
+
+
+def _describe(exc: FidelisError | OSError | SQLAlchemyError) -> str:
+    """One line for the operator about a failure of the service or the database."""
+    if isinstance(exc, FidelisError):
+        return exc.message
+    return f"database error: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -127,9 +136,9 @@ def serve(
     """Migrate the database to head if needed, then serve the HTTP API."""
     import uvicorn
 
-    config = settings()
+    config = settings(host=host, port=port, workers=workers)
     migrate_or_fail(config)
-    processes = workers or config.workers
+    processes = config.workers
     metrics_dir = None
     if processes > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Each worker counts in its own memory; a shared folder lets /metrics, answered by
@@ -139,8 +148,8 @@ def serve(
     uvicorn.run(
         "fidelis.app:create_app_from_env",
         factory=True,
-        host=host or config.host,
-        port=port or config.port,
+        host=config.host,
+        port=config.port,
         workers=processes,
         log_level=config.log_level,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
@@ -370,20 +379,33 @@ def jobs_run(
     fixed_now = _parse_instant(now) if now is not None else None
 
     async def one_pass(db: Database) -> int:
+        async with db.read() as conn:
+            tenants = await job_service.due_tenants(conn, now=fixed_now or utc_now())
         settled = 0
-        while True:
-            async with db.write() as conn:
-                done = await job_service.settle_due_batch(conn, now=fixed_now or utc_now())
-            settled += done
-            if done < job_service.BATCH_SIZE:
-                return settled
+        for tenant_id in tenants:
+            while True:
+                async with db.write() as conn:
+                    done = await job_service.settle_due_batch(
+                        conn, tenant_id=tenant_id, now=fixed_now or utc_now()
+                    )
+                settled += done
+                if done < job_service.BATCH_SIZE:
+                    break
+        return settled
 
     async def work(db: Database) -> None:
         while True:
-            settled = await one_pass(db)
-            typer.echo(f"settled {settled} customer(s)")
-            if once:
-                return
+            try:
+                settled = await one_pass(db)
+            except (FidelisError, OSError, SQLAlchemyError) as exc:
+                if once:
+                    raise
+                # A long-running runner outlives an outage, as the API does.
+                typer.echo(f"error: pass failed: {_describe(exc)}; next in {interval:g}s", err=True)
+            else:
+                typer.echo(f"settled {settled} customer(s)")
+                if once:
+                    return
             await asyncio.sleep(interval)
 
     run(work)

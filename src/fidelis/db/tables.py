@@ -92,6 +92,13 @@ customer = Table(
     UniqueConstraint("tenant_id", "original_id"),
     UniqueConstraint("tenant_id", "email_key"),
     UniqueConstraint("tenant_id", "document"),
+    Index(
+        "ix_customer_settle_at",
+        "settle_at",
+        "tenant_id",
+        postgresql_where=text("settle_at IS NOT NULL"),
+        sqlite_where=text("settle_at IS NOT NULL"),
+    ),
 )
 
 account = Table(

@@ -10,19 +10,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from fidelis.db.tables import customer
 
 
+async def list_due_tenants(conn: AsyncConnection, *, now: datetime) -> list[int]:
+    """The tenants with a customer due to settle at `now` (a plain read: nothing is locked)."""
+    rows = await conn.execute(
+        select(customer.c.tenant_id)
+        .where(customer.c.settle_at <= now)
+        .distinct()
+        .order_by(customer.c.tenant_id)
+    )
+    return [row.tenant_id for row in rows]
+
+
 async def lock_due_customers(
-    conn: AsyncConnection, *, now: datetime, limit: int
-) -> list[tuple[int, int]]:
-    """`(tenant_id, customer_id)` of customers with lots due, locked for this transaction.
+    conn: AsyncConnection, *, tenant_id: int, now: datetime, limit: int
+) -> list[int]:
+    """Ids of the tenant's customers with lots due, locked for this transaction.
 
     `SKIP LOCKED` lets several job runners (and the API) work side by side: a customer being
     settled or changed elsewhere is simply left for the next pass.
     """
     rows = await conn.execute(
-        select(customer.c.tenant_id, customer.c.id)
-        .where(customer.c.settle_at <= now)
+        select(customer.c.id)
+        .where(customer.c.tenant_id == tenant_id, customer.c.settle_at <= now)
         .order_by(customer.c.settle_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [(row.tenant_id, row.id) for row in rows]
+    return [row.id for row in rows]
