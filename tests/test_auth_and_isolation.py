@@ -24,7 +24,7 @@ from fidelis.tenant import service as tenant_service
 from fidelis.tenant.service import Credentials
 from tests.conftest import Server, TenantHandle, add_points, points_of, run_async, upsert
 
-PUBLIC = {"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+PUBLIC = {"/health", "/docs", "/openapi.json"}
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -163,6 +163,10 @@ def test_public_routes_need_no_credentials(server: Server) -> None:
         assert (bad.status_code, bad.json()) == (200, {"status": "ok", "database": "ok"})
         assert anonymous.get("/openapi.json").status_code == 200
         assert anonymous.get("/docs").status_code == 200
+        # Those three and no other: FastAPI's second documentation page and its OAuth2
+        # redirect page are not served.
+        for path in ("/redoc", "/docs/oauth2-redirect"):
+            assert anonymous.get(path).status_code == 404, path
 
 
 # --- revocation -------------------------------------------------------------------------------

@@ -130,6 +130,19 @@ class TestApply:
         assert code(apply(tenant, CashbackValue=value)) == (400, "InvalidValue")
         assert balances(tenant) == (3000, 0)
 
+    @pytest.mark.parametrize(
+        "fields",
+        [{"Total": "100.001"}, {"Items": [{"Value": "9.999", "Quantity": 1}]}],
+    )
+    def test_purchase_amounts_with_a_third_place_are_refused(
+        self, tenant: TenantHandle, fields: dict[str, Any]
+    ) -> None:
+        ana_with(tenant, 3000)
+        response = apply(tenant, CashbackValue="10.00", **fields)
+        assert code(response) == (400, "ValidationError")
+        assert "2 decimal places" in response.json()["ErrorMessage"]
+        assert balances(tenant) == (3000, 0)
+
     def test_a_value_that_is_not_whole_points(self, tenant: TenantHandle) -> None:
         tenant.http.put("/v1/admin/program", json={"PointValue": "0.05"})
         ana_with(tenant, 100)

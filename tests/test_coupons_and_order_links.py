@@ -175,6 +175,32 @@ class TestCouponRedeem:
         assert placed["RewardId"] is not None
         assert coupons(tenant) == []
 
+    def test_deactivating_the_reward_leaves_its_redemptions_alone(
+        self, tenant: TenantHandle
+    ) -> None:
+        customers_with(tenant, 1000)
+        reward_id = reward(tenant)
+        used = coupon_redeem(tenant, reward_id).json()["Result"]
+        undone = coupon_redeem(tenant, reward_id).json()["Result"]
+        kept = coupon_redeem(tenant, reward_id).json()["Result"]
+        off = tenant.http.put(f"/v1/admin/rewards/{reward_id}", json={"IsActive": False})
+        assert off.status_code == 200, off.text
+        refused = coupon_redeem(tenant, reward_id)
+        assert (refused.status_code, refused.json()["CodeName"]) == (400, "RewardInactive")
+        # What was redeemed before stands: listed, readable, usable by an order, cancellable.
+        assert {c["RewardId"] for c in coupons(tenant)} == {
+            used["RewardId"],
+            undone["RewardId"],
+            kept["RewardId"],
+        }
+        assert record(tenant, kept["RewardId"])["IsCanceled"] is False
+        placed = order(tenant, "web-9", used["Coupon"]["CouponCode"])
+        assert placed["RewardId"] == used["RewardId"]
+        cancel = tenant.http.delete(f"/v1/pvt/POS/rewards/{undone['RewardId']}")
+        assert cancel.status_code == 200, cancel.text
+        assert [c["RewardId"] for c in coupons(tenant)] == [kept["RewardId"]]
+        assert balance(tenant) == 1000 - 300 + 100 + 100  # the order earned 100 too
+
 
 class TestOrderLink:
     def test_a_till_redemption_and_its_order_are_linked_by_the_external_code(

@@ -17,7 +17,7 @@ import httpx
 
 from tests.conftest import Server, TenantHandle, add_points, points_of, upsert
 
-PUBLIC = {"/health", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc", "/metrics"}
+PUBLIC = {"/health", "/docs", "/openapi.json", "/metrics"}
 B_CUSTOMER = "bia.segredo@example.com"
 B_NAME = "Bia Segredo Tenant B"
 B_CPF = "52998224725"

@@ -237,6 +237,14 @@ class TestCancel:
         assert balance(tenant) == 80
         assert add_points(tenant, "ana@example.com", -80).status_code == 200
 
+    @pytest.mark.parametrize("path", ["/v1/pvt/Order/{}/cancel", "/v1/pvt/POS/orders/{}/cancel"])
+    def test_a_cancel_needs_no_body(self, tenant: TenantHandle, path: str) -> None:
+        complete(tenant, "order-29", "100.00")
+        response = tenant.http.post(path.format("order-29"))
+        assert response.status_code == 200, response.text
+        assert response.json()["Result"]["isCanceled"] is True
+        assert balance(tenant) == 0
+
     def test_expired_points_are_not_taken_back(
         self, tenant: TenantHandle, clock: Clock, server: Server
     ) -> None:
@@ -304,6 +312,23 @@ class TestPartialCancel:
             409,
             "IdempotencyKeyConflict",
         )
+        assert balance(tenant) == 75
+
+    def test_a_cancel_key_replays_the_same_amount_however_it_is_written(
+        self, tenant: TenantHandle
+    ) -> None:
+        complete(tenant, "order-28", "100.00")
+        first = partial(tenant, "order-28", "25.00", key="refund-9")
+        assert first.json()["CodeName"] is None
+        for spelled in ("25", "25.0", 25, 25.0):
+            replay = tenant.http.post(
+                "/v1/pvt/Order/order-28/partialcancel",
+                json={"ValueToRefund": spelled, "CancelKey": "refund-9"},
+            )
+            assert (replay.status_code, replay.json()["CodeName"]) == (
+                200,
+                "AlreadyProcessed",
+            ), spelled
         assert balance(tenant) == 75
 
     def test_concurrent_replays_of_one_cancel_key_apply_once(self, tenant: TenantHandle) -> None:

@@ -115,6 +115,22 @@ class TestRedeem:
         assert code_of(redeem(tenant, reward_id, Points=20)) == (400, "CashbackNotEnabled")
         assert balance(tenant) == 1000
 
+    def test_purchase_amounts_with_a_third_place_are_refused(self, tenant: TenantHandle) -> None:
+        ana_with(tenant, 1000)
+        reward_id = reward(tenant)
+        for body in (
+            {"PurchaseValue": "100.001"},
+            {"DiscountValue": "0.005"},
+            {"Products": [{"OriginalId": "p1", "ProductPrice": "9.999", "Quantity": 1}]},
+        ):
+            response = redeem(tenant, reward_id, **body)
+            assert code_of(response) == (400, "ValidationError"), body
+            available = tenant.http.post(
+                "/v1/pvt/POS/rewards/available", json={"CustomerId": ANA, **body}
+            )
+            assert code_of(available) == (400, "ValidationError"), body
+        assert balance(tenant) == 1000
+
     def test_force_generate_coupon(self, tenant: TenantHandle) -> None:
         ana_with(tenant, 500)
         reward_id = reward(tenant, CodePrefix="LOJA-", CouponCodeLength=6)

@@ -151,6 +151,9 @@ class TestLock:
         first = ok(lock(tenant, "3.00", lock_key="caixa-1:venda-9"))
         again = ok(lock(tenant, "3.00", lock_key="caixa-1:venda-9"))
         assert again == first
+        # The same amount written another way is the same request.
+        assert ok(lock(tenant, "3", lock_key="caixa-1:venda-9")) == first
+        assert ok(lock(tenant, "3.0", lock_key="caixa-1:venda-9")) == first
         clash = lock(tenant, "4.00", lock_key="caixa-1:venda-9")
         assert error_of(clash) == (409, "IDEMPOTENCY_KEY_CONFLICT")
         assert balances(tenant) == (700, 300)

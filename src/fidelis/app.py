@@ -70,6 +70,10 @@ def create_app(
         summary="Loyalty and cashback engine: BonifiQ-compatible Private API and more.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
+        # Only `/docs` and `/openapi.json` are open besides `/health`: no ReDoc page, and no
+        # OAuth2 redirect page (the API takes HTTP Basic credentials only).
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         # Fidelis has its own metrics (`/metrics`) and log line; FastAPI's OpenTelemetry hooks
         # would otherwise look up three global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},

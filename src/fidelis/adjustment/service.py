@@ -167,7 +167,7 @@ async def change_cashback(
         change=change,
         now=now,
         endpoint="cashback",
-        fingerprint={"Value": str(value)},
+        fingerprint={"Value": value},
     )
 
 

@@ -239,9 +239,9 @@ async def _claim(
         customer.id,
         {
             "CheckoutId": checkout_ref,
-            "CashbackValue": None if request.value is None else str(request.value),
-            "Total": None if purchase.total is None else str(purchase.total),
-            "Items": [[i.sku, str(i.unit_price), str(i.quantity)] for i in purchase.items],
+            "CashbackValue": request.value,
+            "Total": purchase.total,
+            "Items": [[i.sku, i.unit_price, i.quantity] for i in purchase.items],
         },
     )
     claimed = await keys.claim(

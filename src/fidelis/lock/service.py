@@ -153,13 +153,11 @@ def _fingerprint(customer_id: int, request: LockRequest) -> str:
         "lock",
         customer_id,
         {
-            "total": str(purchase.total),
-            "discount": str(purchase.discount),
+            "total": purchase.total,
+            "discount": purchase.discount,
             "store": purchase.store,
             "source": purchase.source,
-            "products": [
-                [i.sku, i.category, str(i.unit_price), str(i.quantity)] for i in purchase.items
-            ],
+            "products": [[i.sku, i.category, i.unit_price, i.quantity] for i in purchase.items],
         },
     )
 

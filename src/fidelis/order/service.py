@@ -393,7 +393,7 @@ async def partial_cancel(
         raise InvalidValue("ValueToRefund must be greater than zero.")
     cents = _cents(value, "ValueToRefund")
     if cancel_key is not None:
-        fingerprint = request_hash("partialcancel", order.id, {"ValueToRefund": str(value)})
+        fingerprint = request_hash("partialcancel", order.id, {"ValueToRefund": value})
         claimed = await keys.claim(
             conn,
             tenant_id=tenant_id,

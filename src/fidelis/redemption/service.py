@@ -143,10 +143,10 @@ async def redeem(
             {
                 "RewardId": reward.id,
                 "Points": request.points,
-                "Value": None if request.value is None else str(request.value),
+                "Value": request.value,
                 "Coupon": request.force_coupon,
-                "PurchaseValue": _text(request.purchase.total),
-                "DiscountValue": _text(request.purchase.discount),
+                "PurchaseValue": request.purchase.total,
+                "DiscountValue": request.purchase.discount,
             },
         )
         claimed = await keys.claim(
@@ -256,10 +256,6 @@ async def add(
     created = await repository.get(conn, tenant_id, redemption_id)
     assert created is not None
     return created
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def _inactive(reward: Reward, now: datetime) -> str | None:

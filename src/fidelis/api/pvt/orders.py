@@ -115,8 +115,14 @@ async def upsert_order(body: OrderRequest, tenant: CurrentTenant, db: DB, now: N
     responses=CANCELLED,
 )
 async def cancel_order(
-    order_id: OrderId, body: OrderCancelRequest, tenant: CurrentTenant, db: DB, now: Now
+    order_id: OrderId,
+    tenant: CurrentTenant,
+    db: DB,
+    now: Now,
+    # Both fields are optional, so the body may be left out altogether.
+    body: OrderCancelRequest | None = None,
 ) -> JSONResponse:
+    body = body or OrderCancelRequest()
     async with db.write() as conn:
         outcome = await order_service.cancel(
             conn,

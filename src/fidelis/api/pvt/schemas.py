@@ -31,6 +31,13 @@ Instant = Annotated[datetime, AfterValidator(accepted_utc)]
 
 Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
 Money = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
+# R$ that only describe a purchase (its value, prices): at most two places, else
+# `ValidationError`. The amounts that move cashback (`Value`, `CashbackValue`, `ValueToRefund`,
+# `OrderTotal`) are `Money`, and their services answer the field's own code for a third place.
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)]
+Price = Annotated[
+    Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)
+]
 Key = Annotated[Text, Field(max_length=200)]
 ReasonText = Annotated[Text, Field(max_length=1000)]
 Operation = Annotated[StrictInt, Field(ge=0, le=1)]
@@ -105,7 +112,7 @@ class Metadata(_Body):
 class OrderProduct(_Body):
     OriginalId: Annotated[Text, Field(max_length=200)] | None = None
     Title: Annotated[Text, Field(max_length=500)] | None = None
-    ProductPrice: Money | None = None
+    ProductPrice: Price | None = None
     Quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
     ProductCategory: NamedRef | None = None
 
@@ -140,11 +147,11 @@ class PartialCancelRequest(_Body):
 class PurchaseFields(_Body):
     """What a till may say of the purchase a reward or cashback is used on."""
 
-    PurchaseValue: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = (
-        Field(default=None, description="Gross value of the purchase (before any discount).")
+    PurchaseValue: Amount | None = Field(
+        default=None, description="Gross value of the purchase (before any discount)."
     )
-    DiscountValue: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = (
-        Field(default=None, description="Other discounts on the purchase (not Fidelis').")
+    DiscountValue: Amount | None = Field(
+        default=None, description="Other discounts on the purchase (not Fidelis')."
     )
     Products: list[OrderProduct] = Field(
         default_factory=list,
@@ -176,9 +183,7 @@ class PosRedeemRequest(CouponRedeemRequest):
 
 class CheckoutItem(_Body):
     ExternalProductId: Annotated[Text, Field(max_length=200)] | None = None
-    Value: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] = Field(
-        description="Price of one unit (R$)."
-    )
+    Value: Amount = Field(description="Price of one unit (R$).")
     Quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] = Decimal(1)
 
 
@@ -187,9 +192,7 @@ class CheckoutActionRequest(_Body):
     CheckoutId: Annotated[Text, Field(max_length=200)] | None = Field(
         default=None, description="The cart's id in the e-commerce platform (required: code 02)."
     )
-    Total: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = Field(
-        default=None, description="The checkout's total (R$)."
-    )
+    Total: Amount | None = Field(default=None, description="The checkout's total (R$).")
     Items: list[CheckoutItem] = Field(
         default_factory=list,
         max_length=1000,
