@@ -11,6 +11,7 @@ then grows to hundreds of lots and holds, and one more purchase must still read 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -184,3 +185,95 @@ def test_a_purchase_reads_its_own_lots_and_hold_however_big_the_tenant(
     # read and updated by the commit. Not the tenant's hundreds.
     assert read["lot"] <= 6, read
     assert read["hold"] <= 4, read
+
+
+async def _history_reads(conn: asyncpg.Connection) -> dict[str, int]:
+    """Rows of `purchase` and `redemption` this session read so far."""
+    rows = await conn.fetch(
+        "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
+        " FROM pg_stat_xact_user_tables WHERE relname IN ('purchase', 'redemption')"
+    )
+    return {row["relname"]: int(row["read"]) for row in rows}
+
+
+async def _sourced_history(conn: asyncpg.Connection, tenant: int, original_id: str) -> None:
+    """A customer with a movement of an order and one of a redemption (rows as the services
+    write them, for what the history reads of them)."""
+    now = datetime.now(UTC)
+    customer = await conn.fetchval(
+        "INSERT INTO customer (tenant_id, original_id, is_enrolled, is_enabled, created_at,"
+        " updated_at) VALUES ($1, $2, true, true, $3, $3) RETURNING id",
+        tenant,
+        original_id,
+        now,
+    )
+    order_ref = f"order-of-{original_id}"
+    await conn.execute(
+        "INSERT INTO purchase (tenant_id, original_id, customer_id, state, total_cents,"
+        " refunded_cents, earned_points, reversed_points, details, created_at, updated_at)"
+        " VALUES ($1, $2, $3, 2, 10000, 0, 100, 0, $4, $5, $5)",
+        tenant,
+        order_ref,
+        customer,
+        '{"Branch": {"OriginalId": "b1", "Name": "Centro"}}',
+        now,
+    )
+    moves = {}
+    for point_type, points in ((int(PointType.Purchase), 100), (int(PointType.Redemption), -50)):
+        moves[point_type] = await conn.fetchval(
+            "INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type,"
+            " order_ref, created_at) VALUES ($1, $2, 'x', $3, $4, $5, $6, $7) RETURNING id",
+            tenant,
+            customer,
+            abs(points),
+            points,
+            point_type,
+            order_ref if point_type == int(PointType.Purchase) else None,
+            now,
+        )
+    await conn.execute(
+        "INSERT INTO redemption (tenant_id, customer_id, reward_type, external_code, points,"
+        " transfer_id, is_canceled, details, created_at)"
+        " VALUES ($1, $2, 1, $3, 50, $4, false, '{}', $5)",
+        tenant,
+        customer,
+        uuid.uuid4().hex[:20],
+        moves[int(PointType.Redemption)],
+        now,
+    )
+
+
+def test_a_points_read_looks_up_only_its_own_orders_and_redemptions_however_big_the_tenant(
+    new_database: str,
+) -> None:
+    async def work() -> tuple[dict[str, int], Any]:
+        tenant, key = await _tenant(new_database)
+        conn = await _connect(new_database)
+        try:
+
+            async def read() -> Any:
+                return await conn.fetchrow(
+                    hotpath.SUMMARY, tenant, "reader", datetime.now(UTC), 20, *key.args()
+                )
+
+            await _sourced_history(conn, tenant, "reader")
+            for _ in range(8):  # past the plan cache's five custom plans
+                await read()
+            for n in range(OTHERS):
+                await _sourced_history(conn, tenant, f"other-{n}")
+            async with conn.transaction():
+                before = await _history_reads(conn)
+                summary = await read()
+                after = await _history_reads(conn)
+            return {table: after[table] - before[table] for table in after}, summary
+        finally:
+            await conn.close()
+
+    read, summary = asyncio.run(work())
+    history = json.loads(summary[2])["history"]
+    assert [item[3] for item in history] == [int(PointType.Redemption), int(PointType.Purchase)]
+    assert [item[9:] for item in history] == [[history[0][9], None, None], [None, "b1", "Centro"]]
+    assert history[0][9] is not None
+    # Its own order, its own redemption (its id and its details): not the tenant's hundreds.
+    assert read["purchase"] <= 1, read
+    assert read["redemption"] <= 2, read

@@ -303,8 +303,23 @@ purchase = Table(
     CheckConstraint(
         "reversed_points >= 0 AND reversed_points <= earned_points", name="reversed_range"
     ),
-    Index("ix_purchase_coupon", "tenant_id", "coupon"),
-    Index("uq_purchase_redemption", "tenant_id", "redemption_id", unique=True),
+    # Partial (migration 0022), so only the lookups they serve can use them: a lookup by the
+    # order's id must find the unique (tenant_id, original_id), whatever the statistics.
+    Index(
+        "ix_purchase_coupon",
+        "tenant_id",
+        "coupon",
+        postgresql_where=text("coupon IS NOT NULL"),
+        sqlite_where=text("coupon IS NOT NULL"),
+    ),
+    Index(
+        "uq_purchase_redemption",
+        "tenant_id",
+        "redemption_id",
+        unique=True,
+        postgresql_where=text("redemption_id IS NOT NULL"),
+        sqlite_where=text("redemption_id IS NOT NULL"),
+    ),
 )
 
 # A reward of the catalogue. Its configuration only: redemptions keep their own copy of what
@@ -393,6 +408,21 @@ redemption = Table(
     Index("ix_redemption_reward", "tenant_id", "reward_id"),
     Index("ix_redemption_original_key", "tenant_id", "original_key"),
     Index("ix_redemption_open_hold", "tenant_id", "customer_id", "hold_expires_at"),
+    # The history finds a movement's redemption by either transfer (migration 0022).
+    Index(
+        "ix_redemption_transfer",
+        "tenant_id",
+        "transfer_id",
+        postgresql_where=text("transfer_id IS NOT NULL"),
+        sqlite_where=text("transfer_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_redemption_cancel_transfer",
+        "tenant_id",
+        "cancel_transfer_id",
+        postgresql_where=text("cancel_transfer_id IS NOT NULL"),
+        sqlite_where=text("cancel_transfer_id IS NOT NULL"),
+    ),
 )
 
 # A checkout (cart) of the store's e-commerce platform on which a customer asked for cashback.

@@ -46,6 +46,12 @@ class PointType(IntEnum):
     CashbackRefund = 10
 
 
+# What a history item names as its source (`RewardId`, `BranchId`, `BranchName`): the
+# redemption whose points it spent or gave back, or the order it was earned by or taken back for.
+SPENT_ON_REDEMPTION = (PointType.Redemption, PointType.CheckoutCashback)
+GIVEN_BACK_BY_REDEMPTION = (PointType.RedemptionCanceled, PointType.CheckoutCashbackRefund)
+OF_AN_ORDER = (PointType.Purchase, PointType.PurchaseReversal)
+
 POINT_TYPE_DESCRIPTIONS: dict[PointType, str] = {
     PointType.Adjustment: "Ajuste de pontos",
     PointType.Purchase: "Pontos por compra",
@@ -228,6 +234,9 @@ class HistoryItem:
     order_ref: str | None
     expires_at: datetime | None
     is_canceled: bool
+    reward_id: int | None = None
+    branch_id: str | None = None
+    branch_name: str | None = None
 
 
 # Members by value, for the rows of `SummedPoints.from_rows`: a dict lookup instead of the
@@ -259,7 +268,8 @@ class SummedPoints:
     ) -> SummedPoints:
         """From what the hot paths read: balances by account kind, (expiry, points) pairs,
         history rows (id, type, points, point type, created, customer reason, order, its lot's
-        expiry, reversed); `instant` reads the database's form of an instant."""
+        expiry, reversed, redemption, branch id, branch name); `instant` reads the database's
+        form of an instant."""
         return cls(
             customer_id=customer_id,
             name=name,
@@ -281,6 +291,9 @@ class SummedPoints:
                     order_ref=item[6],
                     expires_at=instant(item[7]) if item[7] is not None else None,
                     is_canceled=bool(item[8]),
+                    reward_id=item[9],
+                    branch_id=item[10],
+                    branch_name=item[11],
                 )
                 for item in history
             ],

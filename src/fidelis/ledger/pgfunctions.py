@@ -547,3 +547,45 @@ CREDIT_NOW_V2 = _edited(
         ("p_customer_reason, p_key, p_now)", "p_customer_reason, p_key, p_now, p_expires_at)"),
     ],
 )
+
+# Each movement names what it came from, as the history's `RewardId`, `BranchId` and
+# `BranchName`: the redemption it spent (PointType 5 Redemption, 7 CheckoutCashback) or gave
+# back (6 RedemptionCanceled, 8 CheckoutCashbackRefund), or the order it was earned by or taken
+# back for (2 Purchase, 3 PurchaseReversal), whose `Branch` the store sent. Lookups by index
+# (migration 0022) that only those movements make: a join here was planned as a scan of the
+# tenant's redemptions for every movement. The same as `ledger.repository._history` and
+# `ledger.sqlitepath._HISTORY`.
+_SOURCE = """
+                     CASE WHEN t.point_type IN (5, 7) THEN
+                              (SELECT s.id FROM redemption s
+                               WHERE s.tenant_id = t.tenant_id AND s.transfer_id = t.id)
+                          WHEN t.point_type IN (6, 8) THEN
+                              (SELECT s.id FROM redemption s
+                               WHERE s.tenant_id = t.tenant_id AND s.cancel_transfer_id = t.id)
+                     END AS reward_id,
+                     CASE WHEN t.point_type IN (5, 7) THEN
+                              (SELECT s.details FROM redemption s
+                               WHERE s.tenant_id = t.tenant_id AND s.transfer_id = t.id)
+                          WHEN t.point_type IN (6, 8) THEN
+                              (SELECT s.details FROM redemption s
+                               WHERE s.tenant_id = t.tenant_id AND s.cancel_transfer_id = t.id)
+                          WHEN t.point_type IN (2, 3) THEN
+                              (SELECT o.details FROM purchase o
+                               WHERE o.tenant_id = t.tenant_id AND o.original_id = t.order_ref)
+                     END AS source
+"""
+SUMMARY_V3 = _edited(
+    SUMMARY_V2,
+    [
+        (
+            "h.order_ref, h.expires_at, h.canceled) ORDER BY h.id DESC)",
+            "h.order_ref, h.expires_at, h.canceled, h.reward_id,\n"
+            "                   h.source->'Branch'->>'OriginalId', h.source->'Branch'->>'Name')\n"
+            "               ORDER BY h.id DESC)",
+        ),
+        (
+            "                         AS canceled\n",
+            "                         AS canceled," + _SOURCE,
+        ),
+    ],
+)

@@ -6,7 +6,18 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,9 +30,14 @@ from fidelis.db.tables import (
     hold_part,
     lot,
     lot_movement,
+    purchase,
+    redemption,
     transfer,
 )
 from fidelis.ledger.model import (
+    GIVEN_BACK_BY_REDEMPTION,
+    OF_AN_ORDER,
+    SPENT_ON_REDEMPTION,
     AccountKind,
     Balances,
     HistoryItem,
@@ -318,7 +334,9 @@ def _history() -> Any:
 
     The page is cut from the customer's transfers first; each one's reversal is then looked up
     by index (a correlated subquery), which no join order or stale statistics can turn into a
-    scan of the tenant's transfers.
+    scan of the tenant's transfers. So is the source of a movement of a redemption or an order
+    (`model.SPENT_ON_REDEMPTION` and the like say which), only for those movements: the
+    history names the redemption and the branch the store sent (`pgfunctions.SUMMARY_V3`).
     """
     reversal = transfer.alias("reversal")
     canceled = (
@@ -328,7 +346,41 @@ def _history() -> Any:
         )
         .exists()
     )
-    return (
+    spent = transfer.c.point_type.in_([int(t) for t in SPENT_ON_REDEMPTION])
+    given_back = transfer.c.point_type.in_([int(t) for t in GIVEN_BACK_BY_REDEMPTION])
+    of_an_order = transfer.c.point_type.in_([int(t) for t in OF_AN_ORDER])
+
+    def spending(column: Any) -> Any:
+        """`column` of the redemption whose points the transfer spent."""
+        return (
+            select(column)
+            .where(
+                redemption.c.tenant_id == transfer.c.tenant_id,
+                redemption.c.transfer_id == transfer.c.id,
+            )
+            .scalar_subquery()
+        )
+
+    def giving_back(column: Any) -> Any:
+        """`column` of the redemption whose points the transfer gave back."""
+        return (
+            select(column)
+            .where(
+                redemption.c.tenant_id == transfer.c.tenant_id,
+                redemption.c.cancel_transfer_id == transfer.c.id,
+            )
+            .scalar_subquery()
+        )
+
+    order_details = (
+        select(purchase.c.details)
+        .where(
+            purchase.c.tenant_id == transfer.c.tenant_id,
+            purchase.c.original_id == transfer.c.order_ref,
+        )
+        .scalar_subquery()
+    )
+    page = (
         select(
             transfer.c.id,
             transfer.c.type,
@@ -339,6 +391,15 @@ def _history() -> Any:
             transfer.c.order_ref,
             transfer.c.expires_at,
             canceled.label("canceled"),
+            case(
+                (spent, spending(redemption.c.id)),
+                (given_back, giving_back(redemption.c.id)),
+            ).label("reward_id"),
+            case(
+                (spent, spending(redemption.c.details)),
+                (given_back, giving_back(redemption.c.details)),
+                (of_an_order, order_details),
+            ).label("source"),
         )
         .where(
             transfer.c.tenant_id == bindparam("tenant_id"),
@@ -348,7 +409,14 @@ def _history() -> Any:
         .order_by(transfer.c.id.desc())
         .limit(bindparam("limit"))
         .offset(bindparam("offset"))
+        .subquery("h")
     )
+    source = type_coerce(page.c.source, JSON)
+    return select(
+        *(c for c in page.c if c.name != "source"),
+        source[("Branch", "OriginalId")].as_string().label("branch_id"),
+        source[("Branch", "Name")].as_string().label("branch_name"),
+    ).order_by(page.c.id.desc())
 
 
 _HISTORY = _history()
@@ -378,6 +446,9 @@ async def list_history(
             order_ref=r.order_ref,
             expires_at=r.expires_at,
             is_canceled=bool(r.canceled),
+            reward_id=r.reward_id,
+            branch_id=r.branch_id,
+            branch_name=r.branch_name,
         )
         for r in rows
     ]

@@ -94,13 +94,37 @@ GROUP BY expires_at
 ORDER BY expires_at
 """
 _HISTORY = """
-SELECT t.id, t.type, t.points, t.point_type, t.created_at, t.customer_reason, t.order_ref,
-       t.expires_at,
-       EXISTS (SELECT 1 FROM transfer r WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id)
-FROM transfer t
-WHERE t.tenant_id = ? AND t.customer_id = ? AND t.points <> 0
-ORDER BY t.id DESC
-LIMIT ?
+SELECT id, type, points, point_type, created_at, customer_reason, order_ref, expires_at,
+       canceled, reward_id,
+       json_extract(source, '$.Branch.OriginalId'), json_extract(source, '$.Branch.Name')
+FROM (
+    SELECT t.id, t.type, t.points, t.point_type, t.created_at, t.customer_reason, t.order_ref,
+           t.expires_at,
+           EXISTS (SELECT 1 FROM transfer r
+                   WHERE r.tenant_id = t.tenant_id AND r.reverses_id = t.id) AS canceled,
+           CASE WHEN t.point_type IN (5, 7) THEN
+                    (SELECT s.id FROM redemption s
+                     WHERE s.tenant_id = t.tenant_id AND s.transfer_id = t.id)
+                WHEN t.point_type IN (6, 8) THEN
+                    (SELECT s.id FROM redemption s
+                     WHERE s.tenant_id = t.tenant_id AND s.cancel_transfer_id = t.id)
+           END AS reward_id,
+           CASE WHEN t.point_type IN (5, 7) THEN
+                    (SELECT s.details FROM redemption s
+                     WHERE s.tenant_id = t.tenant_id AND s.transfer_id = t.id)
+                WHEN t.point_type IN (6, 8) THEN
+                    (SELECT s.details FROM redemption s
+                     WHERE s.tenant_id = t.tenant_id AND s.cancel_transfer_id = t.id)
+                WHEN t.point_type IN (2, 3) THEN
+                    (SELECT o.details FROM purchase o
+                     WHERE o.tenant_id = t.tenant_id AND o.original_id = t.order_ref)
+           END AS source
+    FROM transfer t
+    WHERE t.tenant_id = ? AND t.customer_id = ? AND t.points <> 0
+    ORDER BY t.id DESC
+    LIMIT ?
+)
+ORDER BY id DESC
 """
 
 

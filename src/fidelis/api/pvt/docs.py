@@ -89,10 +89,16 @@ class HistoryItem(_Doc):
     Title: str = Field(description="The customer-facing reason.")
     ExpirationDate: UtcDate | None
     IsCanceled: bool
-    OrderId: str | None
-    RewardId: int | None
-    BranchId: str | None
-    BranchName: str | None
+    OrderId: str | None = Field(
+        description="The order the points were earned by or taken back for."
+    )
+    RewardId: int | None = Field(
+        description="The redemption whose points this spent or gave back (PointType 5 to 8)."
+    )
+    BranchId: str | None = Field(
+        description="The `Branch.OriginalId` the store sent with that redemption or order."
+    )
+    BranchName: str | None = Field(description="The `Branch.Name` sent with it.")
 
 
 class ToExpire(_Doc):

@@ -57,9 +57,9 @@ def history_item(item: HistoryItem, program: ProgramSettings) -> dict[str, Any]:
         "ExpirationDate": iso_utc(item.expires_at),
         "IsCanceled": item.is_canceled,
         "OrderId": item.order_ref,
-        "RewardId": None,
-        "BranchId": None,
-        "BranchName": None,
+        "RewardId": item.reward_id,
+        "BranchId": item.branch_id,
+        "BranchName": item.branch_name,
     }
 
 

@@ -1,0 +1,110 @@
+"""History items name what each movement came from: `RewardId` (the redemption it spent or gave
+back) and `BranchId` / `BranchName` (the branch the store sent with the redemption or the
+order). Both readers say the same: the points read's 20 newest movements (the one-statement
+path where it applies) and the history pages. Every story ends with the ledger check.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tests.conftest import TenantHandle, add_points, points_of, upsert
+
+ANA = "ana@example.com"
+CENTRO = {"OriginalId": "loja-7", "Name": "Loja Centro"}
+SOURCE = ("Points", "PointType", "RewardId", "BranchId", "BranchName", "OrderId")
+
+
+def sources(tenant: TenantHandle) -> list[tuple[Any, ...]]:
+    """The newest movements' sources, after checking both readers agree on them."""
+    newest = points_of(tenant, ANA)["PointHistory"]
+    response = tenant.http.post(f"/v1/pvt/Customer/{ANA}/history", params={"PageSize": 50})
+    assert response.status_code == 200, response.text
+    paged = response.json()["Items"]
+    found = [tuple(item[k] for k in SOURCE) for item in newest]
+    assert [tuple(item[k] for k in SOURCE) for item in paged] == found
+    return found
+
+
+def reward(tenant: TenantHandle, points: int) -> int:
+    body = {"Title": "Gift", "RewardType": 1, "Value": 10, "Points": points}
+    response = tenant.http.post("/v1/admin/rewards", json=body)
+    assert response.status_code == 200, response.text
+    reward_id: int = response.json()["Result"]["Id"]
+    return reward_id
+
+
+def order(tenant: TenantHandle, original_id: str, total: str, **fields: Any) -> dict[str, Any]:
+    body = {
+        "OriginalId": original_id,
+        "Customer": {"OriginalId": ANA},
+        "OrderTotal": total,
+        "IsCompleted": True,
+        "OrderCompletedDate": datetime.now().astimezone().isoformat(),
+        **fields,
+    }
+    response = tenant.http.post("/v1/pvt/Order", json=body)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()["Result"]
+    return result
+
+
+def test_a_redemption_and_its_cancel_name_the_redemption_and_the_branch(
+    tenant: TenantHandle,
+) -> None:
+    upsert(tenant, ANA)
+    add_points(tenant, ANA, 500)
+    response = tenant.http.post(
+        f"/v1/pvt/POS/rewards/{reward(tenant, 100)}/redeem",
+        json={"CustomerId": ANA, "Branch": CENTRO},
+    )
+    assert response.status_code == 200, response.text
+    redemption = response.json()["Result"]["RewardId"]
+    assert sources(tenant) == [
+        (-100, 5, redemption, "loja-7", "Loja Centro", None),
+        (500, 1, None, None, None, None),
+    ]
+    assert tenant.http.delete(f"/v1/pvt/POS/rewards/{redemption}").status_code == 200
+    assert sources(tenant)[:2] == [
+        (100, 6, redemption, "loja-7", "Loja Centro", None),
+        (-100, 5, redemption, "loja-7", "Loja Centro", None),
+    ]
+
+
+def test_a_redemption_without_a_branch_names_itself_only(tenant: TenantHandle) -> None:
+    upsert(tenant, ANA)
+    add_points(tenant, ANA, 500)
+    response = tenant.http.post(
+        f"/v1/pvt/POS/rewards/{reward(tenant, 100)}/redeem", json={"CustomerId": ANA}
+    )
+    redemption = response.json()["Result"]["RewardId"]
+    assert sources(tenant)[0] == (-100, 5, redemption, None, None, None)
+
+
+def test_an_order_and_its_refund_name_the_orders_branch(tenant: TenantHandle) -> None:
+    order(tenant, "order-1", "100.00", Branch=CENTRO)
+    order(tenant, "order-2", "30.00")
+    refund = tenant.http.post(
+        "/v1/pvt/Order/order-1/partialcancel", json={"ValueToRefund": "40.00"}
+    )
+    assert refund.status_code == 200, refund.text
+    assert sources(tenant) == [
+        (-40, 3, None, "loja-7", "Loja Centro", "order-1"),
+        (30, 2, None, None, None, "order-2"),
+        (100, 2, None, "loja-7", "Loja Centro", "order-1"),
+    ]
+
+
+def test_checkout_cashback_spent_by_an_order_names_its_redemption(tenant: TenantHandle) -> None:
+    upsert(tenant, ANA)
+    add_points(tenant, ANA, 1000)
+    applied = tenant.http.post(
+        "/v1/pvt/Checkout/redeem",
+        json={"CustomerId": ANA, "CheckoutId": "cart-1", "CashbackValue": "5.00"},
+    )
+    assert applied.status_code == 200, applied.text
+    result = applied.json()["Result"]
+    order(tenant, "web-1", "50.00", Coupon=result["ExternalCode"])
+    spent = [item for item in sources(tenant) if item[1] == 7]
+    assert spent == [(-500, 7, result["RewardId"], None, None, None)]
