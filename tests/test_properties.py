@@ -24,6 +24,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -170,18 +171,21 @@ def test_random_points_and_cashback_changes_follow_the_model(
 
 
 class LockMachine(RuleBasedStateMachine):
-    """Random interleavings of locks, commits, rollbacks, expiry, orders, their cancels and
-    points changes.
+    """Random interleavings of locks, commits, rollbacks, expiry, orders, their cancels, till
+    redemptions, theirs, and points changes.
 
     Model: `available` free points and `debt` owed points (the balance is their difference);
     each lock holds `min(available, total in centavos)` (the default rule: up to 100% of the
     purchase, 1 point = R$ 0.01) and is active until committed (the unused part comes back),
     rolled back or expired (all of it comes back). A completed order earns a point per whole
     R$; its cancel takes its points back from the free ones, and what they cannot cover (spent
-    or held) becomes debt. Points that come back, whatever way, pay off debt first. Expiry is
-    driven by moving the server's clock two lock lifetimes ahead, so no lock is ever near its
-    boundary.
+    or held) becomes debt. A till redemption spends a reward's cost (refused to a customer in
+    debt, or without the points); its cancel gives the cost back once. Points that come back,
+    whatever way, pay off debt first. Expiry is driven by moving the server's clock two lock
+    lifetimes ahead, so no lock is ever near its boundary.
     """
+
+    COSTS = (40, 700)
 
     tenant: ClassVar[TenantHandle]
     server: ClassVar[Server]
@@ -196,6 +200,8 @@ class LockMachine(RuleBasedStateMachine):
         self.locks: dict[str, list[Any]] = {}
         self.tokens: list[str] = []
         self.orders: list[tuple[str, int]] = []  # (order id, points earned) not yet cancelled
+        self.rewards: list[int] = []  # a reward of each cost in COSTS
+        self.redemptions: list[list[Any]] = []  # [redemption id, cost, cancelled]
 
     def come_back(self, points: int) -> None:
         repaid = min(self.debt, points)
@@ -205,6 +211,11 @@ class LockMachine(RuleBasedStateMachine):
     @initialize()
     def create_customer(self) -> None:
         upsert(self.tenant, self.customer)
+        for cost in self.COSTS:
+            body = {"Title": f"{cost} points", "RewardType": 1, "Value": 5, "Points": cost}
+            response = self.tenant.http.post("/v1/admin/rewards", json=body)
+            assert response.status_code == 200, response.text
+            self.rewards.append(response.json()["Result"]["Id"])
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return self.tenant.http.post(
@@ -251,16 +262,44 @@ class LockMachine(RuleBasedStateMachine):
         self.orders.append((order_id, reais))
         self.come_back(reais)
 
+    @precondition(lambda self: self.orders)
     @rule(index=st.integers(min_value=0, max_value=20))
     def cancel_order(self, index: int) -> None:
-        if not self.orders:
-            return
         order_id, earned = self.orders.pop(index % len(self.orders))
         response = self.tenant.http.post(f"/v1/pvt/Order/{order_id}/cancel", json={})
         assert response.status_code == 200, response.text
         taken = min(self.available, earned)
         self.available -= taken
         self.debt += earned - taken
+
+    @rule(which=st.integers(min_value=0, max_value=1))
+    def redeem(self, which: int) -> None:
+        cost = self.COSTS[which]
+        response = self.tenant.http.post(
+            f"/v1/pvt/POS/rewards/{self.rewards[which]}/redeem",
+            json={"CustomerId": self.customer},
+        )
+        answer = response.json()
+        if self.debt:
+            assert (response.status_code, answer["CodeName"]) == (400, "CustomerInDebt")
+        elif cost > self.available:
+            assert (response.status_code, answer["CodeName"]) == (400, "NotEnoughPoints")
+        else:
+            assert response.status_code == 200, response.text
+            self.available -= cost
+            self.redemptions.append([answer["Result"]["RewardId"], cost, False])
+
+    @precondition(lambda self: self.redemptions)
+    @rule(index=st.integers(min_value=0, max_value=20))
+    def cancel_redemption(self, index: int) -> None:
+        redemption = self.redemptions[index % len(self.redemptions)]
+        response = self.tenant.http.delete(f"/v1/pvt/POS/rewards/{redemption[0]}")
+        assert response.status_code == 200, response.text
+        if redemption[2]:
+            assert response.json()["CodeName"] == "RedeemAlreadyCanceled"
+            return
+        redemption[2] = True
+        self.come_back(redemption[1])
 
     @rule(cents=st.integers(min_value=1, max_value=8_000))
     def lock(self, cents: int) -> None:
