@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import uvicorn
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from fidelis.app import create_app
@@ -111,6 +112,18 @@ def database_url() -> Iterator[str]:
     with empty_database("fidelis_test") as url:
         upgrade_to_head(url)
         yield url
+
+
+def execute(server: Server, sql: str, **params: Any) -> int:
+    """Run raw SQL in one write transaction (to break data behind the application's back, and
+    mend it); returns the number of rows it touched."""
+
+    async def work(db: Database) -> int:
+        async with db.write() as conn:
+            result = await conn.execute(text(sql), params)
+            return int(result.rowcount)
+
+    return run_async(server.database_url, work)
 
 
 def run_async(database_url: str, work: Callable[[Database], Coroutine[Any, Any, T]]) -> T:

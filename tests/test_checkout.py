@@ -139,7 +139,7 @@ class TestApply:
     ) -> None:
         ana_with(tenant, 3000)
         response = apply(tenant, CashbackValue="10.00", **fields)
-        assert code(response) == (400, "ValidationError")
+        assert code(response) == (400, "InvalidValue")
         assert "2 decimal places" in response.json()["ErrorMessage"]
         assert balances(tenant) == (3000, 0)
 

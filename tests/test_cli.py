@@ -17,12 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import typer
-from sqlalchemy import text
 from typer.testing import CliRunner
 
 from fidelis import cli
-from fidelis.db.engine import Database
-from tests.conftest import Server, TenantHandle, add_points, run_async, upsert
+from tests.conftest import Server, TenantHandle, add_points, execute, upsert
 
 _SCRIPT = Path(sys.executable).parent / "fidelis"
 FIDELIS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "fidelis"]
@@ -75,17 +73,6 @@ def program_of(tenant: TenantHandle) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     result: dict[str, Any] = response.json()["Result"]
     return result
-
-
-def execute(server: Server, sql: str, **params: Any) -> int:
-    """Run raw SQL in one write transaction; returns the number of rows it touched."""
-
-    async def work(db: Database) -> int:
-        async with db.write() as conn:
-            result = await conn.execute(text(sql), params)
-            return int(result.rowcount)
-
-    return run_async(server.database_url, work)
 
 
 @contextmanager

@@ -103,6 +103,12 @@ class TestPointsThatComeBack:
         assert response.status_code == 200, response.text
         # The 100 points back in their lot paid the 100 owed: nothing to spend, nothing owed.
         assert balances(tenant) == (0, 0)
+        ledger = tenant.http.get(f"/v1/admin/customers/{ANA}/ledger").json()["Result"]["Items"]
+        assert (ledger[0]["Type"], ledger[0]["Amount"], ledger[0]["Cause"]["Kind"]) == (
+            "debt_repayment",
+            100,
+            "DebtRepayment",
+        )
         assert refused(tenant, 1) == "InsufficientBalance"
         add_points(tenant, ANA, 10)
         assert balances(tenant) == (10, 0)

@@ -9,6 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
+from fidelis.ledger import pgfunctions, sqlitepath
+from fidelis.ledger.model import GIVEN_BACK_BY_REDEMPTION, OF_AN_ORDER, SPENT_ON_REDEMPTION
 from tests.conftest import TenantHandle, add_points, points_of, upsert
 
 ANA = "ana@example.com"
@@ -96,6 +100,15 @@ def test_an_order_and_its_refund_name_the_orders_branch(tenant: TenantHandle) ->
     ]
 
 
+def test_a_re_posted_order_keeps_its_branch_unless_it_sends_another(tenant: TenantHandle) -> None:
+    order(tenant, "order-1", "100.00", Branch=CENTRO)
+    products = [{"OriginalId": "p1", "Title": "Caneca", "ProductPrice": "100.00", "Quantity": 1}]
+    order(tenant, "order-1", "100.00", Products=products)
+    assert sources(tenant) == [(100, 2, None, "loja-7", "Loja Centro", "order-1")]
+    order(tenant, "order-1", "100.00", Branch={"OriginalId": "loja-8", "Name": "Loja Sul"})
+    assert sources(tenant) == [(100, 2, None, "loja-8", "Loja Sul", "order-1")]
+
+
 def test_checkout_cashback_spent_by_an_order_names_its_redemption(tenant: TenantHandle) -> None:
     upsert(tenant, ANA)
     add_points(tenant, ANA, 1000)
@@ -108,3 +121,14 @@ def test_checkout_cashback_spent_by_an_order_names_its_redemption(tenant: Tenant
     order(tenant, "web-1", "50.00", Coupon=result["ExternalCode"])
     spent = [item for item in sources(tenant) if item[1] == 7]
     assert spent == [(-500, 7, result["RewardId"], None, None, None)]
+
+
+@pytest.mark.parametrize(
+    "sql", [pgfunctions.SUMMARY_V3, sqlitepath._HISTORY], ids=["postgresql", "sqlite"]
+)
+def test_the_hand_written_readers_name_the_same_point_types(sql: str) -> None:
+    """The one-statement readers spell the point types of `ledger.model` out (the history
+    page builds its query from them)."""
+    for kinds in (SPENT_ON_REDEMPTION, GIVEN_BACK_BY_REDEMPTION, OF_AN_ORDER):
+        assert f"t.point_type IN ({', '.join(str(int(k)) for k in kinds)}) THEN" in sql
+    assert sql.count("t.point_type IN (") == 5

@@ -12,7 +12,15 @@ import pytest
 
 from fidelis.db.engine import Database
 from fidelis.job import service as job_service
-from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, upsert
+from tests.conftest import (
+    Clock,
+    Server,
+    TenantHandle,
+    add_points,
+    execute,
+    points_of,
+    upsert,
+)
 
 
 def jobs_run(server: Server, *args: str) -> subprocess.Popen[str]:
@@ -82,11 +90,55 @@ def settle_batch(server: Server, tenant: TenantHandle, now: datetime) -> int:
         db = Database(server.database_url)
         try:
             async with db.write() as conn:
-                return await job_service.settle_due_batch(conn, tenant_id=tenant.id, now=now)
+                batch = await job_service.settle_due_batch(conn, tenant_id=tenant.id, now=now)
+                return batch.settled
         finally:
             await db.dispose()
 
     return asyncio.run(work())
+
+
+def test_a_customer_whose_rows_refuse_settling_is_named_and_the_rest_are_settled(
+    server: Server, clock: Clock, tenant: TenantHandle, other_tenant: TenantHandle
+) -> None:
+    assert tenant.http.put("/v1/admin/program", json={"LockTtlSeconds": 60}).status_code == 200
+    tomorrow = server.clock() + timedelta(days=1)
+    for each in (tenant, other_tenant):
+        for customer in ("ana@example.com", "bia@example.com"):
+            upsert(each, customer)
+            add_points(each, customer, 100, ExpirationDate=tomorrow.isoformat())
+    locked = tenant.http.post(
+        "/v1/rewards/lock",
+        json={"customer_id": "ana@example.com", "total": "0.40"},
+        headers={"brand": tenant.slug},
+    )
+    assert locked.status_code == 200, locked.text
+    # Ana's lock claims more of her lot than the lot has held: giving it back would make the
+    # lot's held points negative, which the database refuses.
+    breaking = "UPDATE hold_part SET amount = amount + 1000 WHERE tenant_id = :t"
+    assert execute(server, breaking, t=tenant.id) == 1
+    try:
+        clock.advance(days=2)
+        job = jobs_run(server, "--once", "--now", server.clock().isoformat())
+        out, err = job.communicate(timeout=60)
+        assert job.returncode == 1, out + err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith(f"error: tenant {tenant.id} customer "), err
+        assert "not settled" in lines[0]
+        assert "Traceback" not in err
+        assert expirations(tenant, "bia@example.com") == [-100]
+        assert expirations(other_tenant, "ana@example.com") == [-100]
+        assert expirations(other_tenant, "bia@example.com") == [-100]
+        assert expirations(tenant, "ana@example.com") == []
+    finally:
+        mending = "UPDATE hold_part SET amount = amount - 1000 WHERE tenant_id = :t"
+        assert execute(server, mending, t=tenant.id) == 1
+    job = jobs_run(server, "--once", "--now", server.clock().isoformat())
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    # Her lot's free 60 expire, then the 40 her lock held, with it.
+    assert expirations(tenant, "ana@example.com") == [-40, -60]
 
 
 def test_each_transaction_settles_one_tenant_and_a_pass_settles_them_all(
@@ -109,6 +161,14 @@ def test_each_transaction_settles_one_tenant_and_a_pass_settles_them_all(
     assert job.returncode == 0, err
     assert expirations(other_tenant, "joana@example.com") == [-100]
     assert expirations(tenant, "joana@example.com") == [-100]
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "0.01", "nan"])
+def test_an_interval_too_short_is_one_line(server: Server, interval: str) -> None:
+    job = jobs_run(server, "--interval", interval)
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 2
+    assert err.strip() == "error: --interval must be at least 0.1 seconds"
 
 
 @pytest.mark.parametrize("now", ["yesterday", "9999-12-31T23:00:00-05:00"])

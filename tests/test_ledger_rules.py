@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fidelis.ledger.model import Balances, Lot, LotStatus
-from fidelis.ledger.service import plan_consumption, project
+from fidelis.ledger.service import plan_consumption, project, repayment
 from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, run_jobs_once, upsert
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -82,6 +82,24 @@ class TestPlanConsumption:
 
     def test_nothing_to_take(self) -> None:
         assert plan_consumption([make_lot(1, 100)], 0) == []
+
+
+class TestRepayment:
+    @pytest.mark.parametrize(
+        ("owed", "freed", "parts"),
+        [
+            (0, [(1, 50)], []),
+            (30, [(1, 50)], [(1, 30)]),
+            (80, [(1, 50), (2, 50)], [(1, 50), (2, 30)]),
+            (200, [(1, 50), (2, 50)], [(1, 50), (2, 50)]),
+            (40, [(1, 0), (2, 50)], [(2, 40)]),
+            (10, [], []),
+        ],
+    )
+    def test_pays_what_is_owed_from_the_freed_points_in_order(
+        self, owed: int, freed: list[tuple[int, int]], parts: list[tuple[int, int]]
+    ) -> None:
+        assert repayment(owed, freed) == parts
 
 
 class TestIsAvailable:

@@ -12,7 +12,15 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import Server, TenantHandle, add_points, points_of, upsert
+from tests.conftest import (
+    Clock,
+    Server,
+    TenantHandle,
+    add_points,
+    points_of,
+    run_jobs_once,
+    upsert,
+)
 
 PERCENT, FIXED, CASHBACK = 0, 1, 3
 ANA = "ana"
@@ -124,11 +132,11 @@ class TestRedeem:
             {"Products": [{"OriginalId": "p1", "ProductPrice": "9.999", "Quantity": 1}]},
         ):
             response = redeem(tenant, reward_id, **body)
-            assert code_of(response) == (400, "ValidationError"), body
+            assert code_of(response) == (400, "InvalidValue"), body
             available = tenant.http.post(
                 "/v1/pvt/POS/rewards/available", json={"CustomerId": ANA, **body}
             )
-            assert code_of(available) == (400, "ValidationError"), body
+            assert code_of(available) == (400, "InvalidValue"), body
         assert balance(tenant) == 1000
 
     def test_force_generate_coupon(self, tenant: TenantHandle) -> None:
@@ -352,6 +360,28 @@ class TestCancel:
         assert again.json()["Result"]["IsCanceled"] is True
         assert balance(tenant) == 160
         assert tenant.http.get(f"/v1/pvt/Rewards/{result['RewardId']}").json()["IsCanceled"]
+
+    def test_points_given_back_to_a_lot_spent_empty_still_expire_on_time(
+        self, server: Server, clock: Clock, tenant: TenantHandle
+    ) -> None:
+        soon = server.clock() + timedelta(days=1)
+        later = server.clock() + timedelta(days=10)
+        ana_with(tenant, 50, ExpirationDate=soon.isoformat())
+        add_points(tenant, ANA, 100, ExpirationDate=later.isoformat())
+        result = redeem(tenant, reward(tenant, Points=150)).json()["Result"]
+        clock.advance(days=2)
+        run_jobs_once(server)  # nothing open is left to settle: nothing scheduled
+        response = tenant.http.delete(f"/v1/pvt/POS/rewards/{result['RewardId']}")
+        assert code_of(response) == (200, None), response.text
+        # The 50 of the lot that expired meanwhile expire again; the 100 are back until day 10.
+        assert balance(tenant) == 100
+        clock.advance(days=9)
+        assert balance(tenant) == 0
+        assert points_of(tenant, ANA)["PointsToExpire"] == []
+        run_jobs_once(server)
+        history = points_of(tenant, ANA)["PointHistory"]
+        assert (history[0]["Points"], history[0]["PointType"]) == (-100, 4)
+        assert balance(tenant) == 0
 
     def test_cancel_by_original_key(self, tenant: TenantHandle) -> None:
         ana_with(tenant, 500)

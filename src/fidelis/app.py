@@ -37,7 +37,7 @@ from fidelis.api.rewards import routes as reservation
 from fidelis.config import Settings
 from fidelis.console import routes as console
 from fidelis.db.engine import Database
-from fidelis.errors import FidelisError, InvalidField
+from fidelis.errors import FidelisError, InvalidField, InvalidValue
 from fidelis.kit.clock import utc_now
 from fidelis.tenant.keys import KeyCache
 
@@ -236,6 +236,9 @@ def _install_error_mappers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if all(error.get("type") == "decimal_max_places" for error in exc.errors()):
+            # Amounts carry at most two places; more is `InvalidValue`, whatever the field.
+            return mapped(request, InvalidValue(_describe(exc)))
         return mapped(request, InvalidField(_describe(exc)))
 
     @app.exception_handler(StarletteHTTPException)

@@ -367,6 +367,10 @@ def ledger_check_command(
         raise typer.Exit(1)
 
 
+# Seconds: a runner never retries a failing database in a tight loop.
+MIN_INTERVAL = 0.1
+
+
 @jobs_app.command("run")
 def jobs_run(
     once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
@@ -377,34 +381,52 @@ def jobs_run(
 ) -> None:
     """Settle due lots (release pending, expire old); safe to run in several processes."""
     fixed_now = _parse_instant(now) if now is not None else None
+    if not interval >= MIN_INTERVAL:
+        fail(f"--interval must be at least {MIN_INTERVAL:g} seconds", 2)
 
-    async def one_pass(db: Database) -> int:
+    async def one_pass(db: Database) -> tuple[int, dict[tuple[int, int], str]]:
+        """Settle what is due: a batch of each tenant in turn, so a backlog in one does not
+        hold up the others, until no tenant has more. Customers that could not be settled
+        are named (by tenant and customer) and left for the next pass."""
         async with db.read() as conn:
             tenants = await job_service.due_tenants(conn, now=fixed_now or utc_now())
         settled = 0
-        for tenant_id in tenants:
-            while True:
+        failed: dict[tuple[int, int], str] = {}
+        while tenants:
+            more = []
+            for tenant_id in tenants:
                 async with db.write() as conn:
-                    done = await job_service.settle_due_batch(
+                    batch = await job_service.settle_due_batch(
                         conn, tenant_id=tenant_id, now=fixed_now or utc_now()
                     )
-                settled += done
-                if done < job_service.BATCH_SIZE:
-                    break
-        return settled
+                settled += batch.settled
+                failed.update(((tenant_id, c), why) for c, why in batch.failed)
+                # A full batch may have left more; one that settled nobody would only meet
+                # the same customers again.
+                if batch.taken == job_service.BATCH_SIZE and batch.settled:
+                    more.append(tenant_id)
+            tenants = more
+        return settled, failed
 
     async def work(db: Database) -> None:
         while True:
             try:
-                settled = await one_pass(db)
+                settled, failed = await one_pass(db)
             except (FidelisError, OSError, SQLAlchemyError) as exc:
                 if once:
                     raise
                 # A long-running runner outlives an outage, as the API does.
                 typer.echo(f"error: pass failed: {_describe(exc)}; next in {interval:g}s", err=True)
             else:
+                for (tenant_id, customer_id), why in failed.items():
+                    typer.echo(
+                        f"error: tenant {tenant_id} customer {customer_id} not settled: {why}",
+                        err=True,
+                    )
                 typer.echo(f"settled {settled} customer(s)")
                 if once:
+                    if failed:
+                        raise typer.Exit(1)
                     return
             await asyncio.sleep(interval)
 

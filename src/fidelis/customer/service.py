@@ -237,14 +237,12 @@ async def points_summary(
     conn: AsyncConnection, tenant_id: int, found: Customer, *, now: datetime
 ) -> PointsSummary:
     """Balances, points about to expire and the newest movements, as they are at `now`."""
-    cached = await ledger_repository.get_balances(conn, tenant_id, found.id)
     due = found.settle_at is not None and found.settle_at <= now
-    balances = cached
     if due:
         # Something fell due and is not written yet: work it out from the lots themselves.
-        lots = await ledger.open_lots(conn, tenant_id=tenant_id, customer_id=found.id)
-        expired_holds = await ledger.expired_hold_parts(conn, tenant_id, found.id, now)
-        settled = ledger.project(cached, lots, expired_holds, now)
+        settled = await ledger.effective_lots(
+            conn, tenant_id=tenant_id, customer_id=found.id, settle_at=found.settle_at, now=now
+        )
         balances = settled.balances
         expiring: dict[datetime, int] = {}
         for lot in settled.lots:
@@ -253,6 +251,7 @@ async def points_summary(
         soonest = sorted(expiring.items())
     else:
         # Settled: the stored lots are right as they are, and the database can sum them.
+        balances = await ledger_repository.get_balances(conn, tenant_id, found.id)
         soonest = await ledger_repository.sum_expiring(conn, tenant_id, found.id, after=now)
     history = await ledger_repository.list_history(
         conn, tenant_id, found.id, limit=POINTS_HISTORY_SIZE

@@ -94,8 +94,8 @@ customer = Table(
     UniqueConstraint("tenant_id", "document"),
     Index(
         "ix_customer_settle_at",
-        "settle_at",
         "tenant_id",
+        "settle_at",
         postgresql_where=text("settle_at IS NOT NULL"),
         sqlite_where=text("settle_at IS NOT NULL"),
     ),

@@ -7,18 +7,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.db.tables import customer
+from fidelis.db.tables import customer, tenant
 
 
 async def list_due_tenants(conn: AsyncConnection, *, now: datetime) -> list[int]:
-    """The tenants with a customer due to settle at `now` (a plain read: nothing is locked)."""
-    rows = await conn.execute(
-        select(customer.c.tenant_id)
-        .where(customer.c.settle_at <= now)
-        .distinct()
-        .order_by(customer.c.tenant_id)
+    """The tenants with a customer due to settle at `now` (a plain read: nothing is locked),
+    each asked by one probe of `ix_customer_settle_at`."""
+    due = (
+        select(customer.c.id)
+        .where(customer.c.tenant_id == tenant.c.id, customer.c.settle_at <= now)
+        .exists()
     )
-    return [row.tenant_id for row in rows]
+    rows = await conn.execute(select(tenant.c.id).where(due).order_by(tenant.c.id))
+    return [row.id for row in rows]
 
 
 async def lock_due_customers(

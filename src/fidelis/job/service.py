@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from fidelis.errors import FidelisError, ServiceUnavailable
 from fidelis.job import repository
 from fidelis.ledger import service as ledger
 
 BATCH_SIZE = 200
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one batch did: how many due customers it took, and those it could not settle."""
+
+    taken: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (customer id, why)
+
+    @property
+    def settled(self) -> int:
+        return self.taken - len(self.failed)
 
 
 async def due_tenants(conn: AsyncConnection, *, now: datetime) -> list[int]:
@@ -19,14 +34,26 @@ async def due_tenants(conn: AsyncConnection, *, now: datetime) -> list[int]:
 
 async def settle_due_batch(
     conn: AsyncConnection, *, tenant_id: int, now: datetime, limit: int = BATCH_SIZE
-) -> int:
-    """Settle up to `limit` of the tenant's customers with something due; returns how many.
+) -> Batch:
+    """Settle up to `limit` of the tenant's customers with something due.
 
     One tenant per call, so a batch's transaction never touches two tenants (ARCHITECTURE:
-    scale-out). Each customer is settled exactly as a request touching it would, under
-    its row lock, so a job and a request can never both write the same expiry.
+    scale-out). Each customer is settled exactly as a request touching it would, under its row
+    lock, so a job and a request can never both write the same expiry. A customer whose own
+    rows refuse the settlement (a constraint, a value out of range: data to look into, not
+    the database's health) is left as it was and named; the others go on.
     """
-    due = await repository.lock_due_customers(conn, tenant_id=tenant_id, now=now, limit=limit)
-    for customer_id in due:
-        await ledger.settle(conn, tenant_id=tenant_id, customer_id=customer_id, now=now)
-    return len(due)
+    batch = Batch()
+    for customer_id in await repository.lock_due_customers(
+        conn, tenant_id=tenant_id, now=now, limit=limit
+    ):
+        batch.taken += 1
+        try:
+            async with conn.begin_nested():
+                await ledger.settle(conn, tenant_id=tenant_id, customer_id=customer_id, now=now)
+        except ServiceUnavailable:
+            raise
+        except (FidelisError, IntegrityError, DataError) as exc:
+            why = exc.message if isinstance(exc, FidelisError) else str(exc.orig or exc)
+            batch.failed.append((customer_id, why.splitlines()[0] if why else type(exc).__name__))
+    return batch

@@ -11,7 +11,16 @@ from dataclasses import dataclass
 from sqlalchemy import Table, and_, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from fidelis.db.tables import account, entry, hold, hold_part, lot, lot_movement, transfer
+from fidelis.db.tables import (
+    account,
+    customer,
+    entry,
+    hold,
+    hold_part,
+    lot,
+    lot_movement,
+    transfer,
+)
 from fidelis.ledger.model import AccountKind, HoldStatus, LotStatus
 
 
@@ -321,7 +330,46 @@ async def check_tenant(conn: AsyncConnection, tenant_id: int) -> list[Violation]
             f"transfer {row.id} reverses {row.reverses_id}, which is not the same customer's",
         )
 
-    # 12. A transfer's expiry is its credit lot's (the history shows the copy), and a transfer
+    # 12. Nothing falls due before `customer.settle_at`: it is a lower bound of the open lots'
+    # releases and expiries and the active holds' expiries, or settling would miss them.
+    events = union_all(
+        select(lot.c.customer_id, lot.c.expires_at.label("due")).where(
+            lot.c.tenant_id == tenant_id,
+            lot.c.status == LotStatus.available.value,
+            lot.c.remaining > 0,
+            lot.c.expires_at.is_not(None),
+        ),
+        select(lot.c.customer_id, lot.c.available_at.label("due")).where(
+            lot.c.tenant_id == tenant_id,
+            lot.c.status == LotStatus.pending.value,
+            lot.c.remaining > 0,
+        ),
+        select(hold.c.customer_id, hold.c.expires_at.label("due")).where(
+            hold.c.tenant_id == tenant_id,
+            hold.c.status == HoldStatus.active.value,
+            hold.c.expires_at.is_not(None),
+        ),
+    ).subquery()
+    soonest = (
+        select(events.c.customer_id, func.min(events.c.due).label("due"))
+        .group_by(events.c.customer_id)
+        .subquery()
+    )
+    for row in await conn.execute(
+        select(customer.c.id, customer.c.settle_at, soonest.c.due)
+        .join(
+            soonest,
+            and_(customer.c.tenant_id == tenant_id, customer.c.id == soonest.c.customer_id),
+        )
+        .where(customer.c.settle_at.is_(None) | (customer.c.settle_at > soonest.c.due))
+    ):
+        report(
+            "settle-at-in-time",
+            f"customer {row.id} is settled at {row.settle_at}, but something falls due at "
+            f"{row.due}",
+        )
+
+    # 13. A transfer's expiry is its credit lot's (the history shows the copy), and a transfer
     # with no lot has none.
     for row in await conn.execute(
         select(transfer.c.id, transfer.c.expires_at, lot.c.expires_at.label("lot_expires_at"))

@@ -15,12 +15,16 @@ Design overview
   `available`, or straight to `expired` for the part of a lot that expired meanwhile).
 - A **reversal** undoes one transfer (at most once): a debit's points go back to the exact lots
   they came from; a credit's points are taken back from the lot it created first.
+- **Debt**, the one overdraft (an order cancelled after its points were spent), is paid off
+  first by any points that come back: a credit, a release, a hold given back, a reversal of a
+  debit. A customer who owes points has none available.
 - **Settling** writes down what time has done: holds whose `expires_at` passed are released
   (status `expired`), pending lots whose `available_at` passed are released, available lots
   whose `expires_at` passed are expired. Writers settle a customer inside their own transaction
-  before anything else; readers compute the same result without writing (`effective_balances`),
-  so balances and holds are right at every instant, job or no job. `customer.settle_at` is the
-  earliest of those instants still to come.
+  before anything else; readers compute the same result without writing (`project`, through
+  `effective_balances` and `effective_lots`), so balances, lots and holds are right at every
+  instant, job or no job. `customer.settle_at` is no later than the earliest of those instants
+  still to come (`fidelis ledger check` proves it).
 
 Callers hold the customer's row lock (`customer.repository.lock`) for the whole transaction:
 that is what serializes concurrent writers of one customer on PostgreSQL.
@@ -362,14 +366,10 @@ def project(
         seen = view.get(lot.id)
         if seen is not None:
             view[lot.id] = replace(seen, held=seen.held - part, remaining=seen.remaining - gone)
-    open_lots = [
+    still_open = [
         lot for lot in view.values() if lot.status != LotStatus.expired and lot.remaining > 0
     ]
-    return Projection(Balances(available, pending, held, debt), open_lots)
-
-
-async def open_lots(conn: AsyncConnection, *, tenant_id: int, customer_id: int) -> list[Lot]:
-    return await repository.list_open_lots(conn, tenant_id, customer_id)
+    return Projection(Balances(available, pending, held, debt), still_open)
 
 
 def _lost(lot: Lot, now: datetime) -> bool:
@@ -520,8 +520,9 @@ async def _give_back(
 ) -> None:
     """Un-hold points: back to `available` (paying off debt first), or to `expired` for lots
     whose time has passed."""
-    back = sum(p for lot, p in parts if not _lost(lot, now))
+    kept = [(lot.id, p) for lot, p in parts if not _lost(lot, now)]
     lost = [(lot.id, p) for lot, p in parts if _lost(lot, now)]
+    back = sum(p for _, p in kept)
     await repository.change_lot_held(
         conn, tenant_id=tenant_id, parts=[(lot.id, -p) for lot, p in parts]
     )
@@ -534,8 +535,7 @@ async def _give_back(
             amount=back,
             now=now,
         )
-        freed = [(lot.id, p) for lot, p in parts if not _lost(lot, now)]
-        await _repay_debt(conn, tenant_id, customer_id, freed, now)
+        await _repay_debt(conn, tenant_id, customer_id, kept, now)
     if lost:
         moved = await repository.add_transfer(
             conn,
@@ -618,7 +618,13 @@ async def reverse(
             await repository.consume_lots(
                 conn, tenant_id=tenant_id, transfer_id=expired.id, parts=lost
             )
-        freed = [(lot.id, consumed) for lot, consumed in movements if not _lost(lot, now)]
+        kept = [(lot, consumed) for lot, consumed in movements if not _lost(lot, now)]
+        # A lot spent empty left settling's reckoning (it looks at open lots only): its expiry
+        # is an event again.
+        expiries = [lot.expires_at for lot, _ in kept if lot.expires_at is not None]
+        if expiries:
+            await repository.lower_settle_at(conn, tenant_id, original.customer_id, min(expiries))
+        freed = [(lot.id, consumed) for lot, consumed in kept]
         await _repay_debt(conn, tenant_id, original.customer_id, freed, now)
         return moved
     created = await repository.get_lot_of(conn, tenant_id, transfer_id)

@@ -30,6 +30,8 @@ class Order:
     completed_at: datetime | None
     cancelled_at: datetime | None
     updated_at: datetime
+    # Products, Branch, SalesPerson and Metadatas as the store sent them.
+    details: dict[str, Any]
 
 
 def _order(row: Any) -> Order:
@@ -50,6 +52,7 @@ def _order(row: Any) -> Order:
         completed_at=row.completed_at,
         cancelled_at=row.cancelled_at,
         updated_at=row.updated_at,
+        details=row.details or {},
     )
 
 

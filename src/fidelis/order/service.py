@@ -127,7 +127,9 @@ async def upsert(
         if value is not None:
             changes[name] = value
     if report.details:
-        changes["details"] = report.details
+        # Each of Products, Branch, SalesPerson and Metadatas sent replaces its old value; one
+        # left out keeps it, like every other field of a re-post.
+        changes["details"] = {**order.details, **report.details}
     linked = await _link(conn, tenant_id, order, report.coupon or order.coupon, now)
     if linked is not None:
         changes["redemption_id"] = linked

@@ -298,8 +298,12 @@ def _cause(
         return Cause("Hold", f"{hold[1]} #{hold[0]}")
     if kind in (TransferType.hold_release, TransferType.hold_expiration, TransferType.capture):
         return Cause("Hold", None)
-    if kind in (TransferType.release, TransferType.expiration, TransferType.debt_repayment):
+    if kind in (TransferType.release, TransferType.expiration):
         return Cause("Settlement", None)
+    if kind == TransferType.debt_repayment:
+        # Points that came back (a credit, a release, a hold or redemption given back) paying
+        # what the customer owed.
+        return Cause("DebtRepayment", None)
     if row.reverses_id is not None:
         return Cause("Reversal", str(row.reverses_id))
     return Cause(kind, None)

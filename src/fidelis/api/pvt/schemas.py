@@ -32,8 +32,8 @@ Instant = Annotated[datetime, AfterValidator(accepted_utc)]
 Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
 Money = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
 # R$ that only describe a purchase (its value, prices): at most two places, else
-# `ValidationError`. The amounts that move cashback (`Value`, `CashbackValue`, `ValueToRefund`,
-# `OrderTotal`) are `Money`, and their services answer the field's own code for a third place.
+# `InvalidValue` (the app's validation handler). The amounts that move cashback (`Value`,
+# `CashbackValue`, `ValueToRefund`, `OrderTotal`) are `Money`, checked by their services.
 Amount = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)]
 Price = Annotated[
     Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)

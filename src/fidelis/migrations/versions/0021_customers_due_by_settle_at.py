@@ -1,6 +1,7 @@
-"""Customers found by when something of theirs falls due: `jobs run` lists the tenants with a
-customer due (`settle_at <= now`), then locks each tenant's due customers, soonest first. Without
-an index both read every customer of every tenant at each pass.
+"""Customers found by when something of theirs falls due: `jobs run` asks each tenant whether a
+customer of theirs is due (`settle_at <= now`), then locks that tenant's due customers, soonest
+first. Both are a range of this index, tenant first; without it both read every customer of
+every tenant at each pass.
 
 Only customers with something scheduled are indexed, so the index stays as small as the work
 it finds; a credit writes `settle_at` only when its event comes sooner than any before.
@@ -27,7 +28,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_customer_settle_at",
         "customer",
-        ["settle_at", "tenant_id"],
+        ["tenant_id", "settle_at"],
         postgresql_where=_SCHEDULED,
         sqlite_where=_SCHEDULED,
     )
