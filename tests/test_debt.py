@@ -9,7 +9,7 @@ balance. Every story ends with the automatic ledger check (conftest).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -162,3 +162,35 @@ class TestPointsThatComeBack:
         assert refused(tenant, 31) == "InsufficientBalance"
         spends(tenant, 30)
         assert balances(tenant) == (0, 0)
+
+    def test_cashback_removed_from_a_checkout_pays_off_the_debt(self, tenant: TenantHandle) -> None:
+        complete(tenant, "order-1", "100.00")
+        applied = tenant.http.post(
+            "/v1/pvt/Checkout/redeem",
+            json={"CustomerId": ANA, "CheckoutId": "cart-1", "CashbackValue": "1.00"},
+        )
+        assert applied.status_code == 200, applied.text
+        cancel(tenant, "order-1")
+        assert balances(tenant) == (-100, 100)
+        removed = tenant.http.post(
+            "/v1/pvt/Checkout/redeem/remove", json={"CustomerId": ANA, "CheckoutId": "cart-1"}
+        )
+        assert removed.json()["CodeName"] == "CashbackRemovedSuccessfully", removed.text
+        assert balances(tenant) == (0, 0)
+        assert refused(tenant, 1) == "InsufficientBalance"
+
+    def test_points_back_to_a_lot_that_expired_meanwhile_pay_nothing(
+        self, server: Server, clock: Clock, tenant: TenantHandle
+    ) -> None:
+        tomorrow = server.clock() + timedelta(days=1)
+        complete(tenant, "order-1", "100.00")  # 100 that never expire
+        add_points(tenant, ANA, 100, ExpirationDate=tomorrow.isoformat())
+        redemption = redeemed(tenant, reward(tenant, 200))  # the expiring 100 first, then 100
+        cancel(tenant, "order-1")
+        assert balances(tenant) == (-100, 0)
+        clock.advance(days=2)
+        assert tenant.http.delete(f"/v1/pvt/POS/rewards/{redemption}").status_code == 200
+        # The 100 of the expired lot expire again at once: only the other 100 pay the debt.
+        assert balances(tenant) == (0, 0)
+        history = points_of(tenant, ANA)["PointHistory"]
+        assert [(h["Points"], h["PointType"]) for h in history[:2]] == [(-100, 4), (200, 6)]

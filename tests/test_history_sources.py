@@ -28,6 +28,12 @@ def sources(tenant: TenantHandle) -> list[tuple[Any, ...]]:
     paged = response.json()["Items"]
     found = [tuple(item[k] for k in SOURCE) for item in newest]
     assert [tuple(item[k] for k in SOURCE) for item in paged] == found
+    # Page after page (an offset into the same query), one movement each.
+    for number, expected in enumerate(found[:3], start=1):
+        page = tenant.http.post(
+            f"/v1/pvt/Customer/{ANA}/history", params={"PageSize": 1, "PageNumber": number}
+        ).json()["Items"]
+        assert [tuple(item[k] for k in SOURCE) for item in page] == [expected]
     return found
 
 
@@ -97,6 +103,19 @@ def test_an_order_and_its_refund_name_the_orders_branch(tenant: TenantHandle) ->
         (-40, 3, None, "loja-7", "Loja Centro", "order-1"),
         (30, 2, None, None, None, "order-2"),
         (100, 2, None, "loja-7", "Loja Centro", "order-1"),
+    ]
+
+
+def test_what_a_cancel_could_not_take_back_names_the_orders_branch_too(
+    tenant: TenantHandle,
+) -> None:
+    order(tenant, "order-1", "100.00", Branch=CENTRO)
+    assert add_points(tenant, ANA, -60).status_code == 200
+    assert tenant.http.post("/v1/pvt/Order/order-1/cancel", json={}).status_code == 200
+    # 40 taken back from the lot, 60 owed: both movements are the order's.
+    assert sources(tenant)[:2] == [
+        (-60, 3, None, "loja-7", "Loja Centro", "order-1"),
+        (-40, 3, None, "loja-7", "Loja Centro", "order-1"),
     ]
 
 
