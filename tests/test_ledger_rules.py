@@ -220,6 +220,19 @@ class TestProject:
         assert projected.balances == Balances(available=40, pending=0, held=0, debt=0)
         assert [(x.id, x.status, x.free) for x in projected.lots] == [(2, LotStatus.available, 40)]
 
+    def test_free_points_beside_a_debt_pay_it_off_unexpired_first_in_spending_order(
+        self,
+    ) -> None:
+        # A ledger of before points paid debt as they came back: owes 60, 100 free (30 of them
+        # past their expiry, which pay nothing).
+        gone = make_lot(1, 30, expires_at=NOW - DAY)
+        soon = make_lot(2, 50, expires_at=NOW + DAY)
+        lasting = make_lot(3, 20)
+        cached = Balances(available=100, pending=0, held=0, debt=-60)
+        projected = project(cached, [gone, soon, lasting], [], NOW)
+        assert projected.balances == Balances(available=10, pending=0, held=0, debt=0)
+        assert [(x.id, x.free) for x in projected.lots] == [(3, 10)]
+
     def test_lots_that_run_out_leave_the_projection(self) -> None:
         gone = make_lot(1, 100, held=40, expires_at=NOW - DAY)
         kept = make_lot(2, 25, expires_at=NOW + DAY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from alembic import command
@@ -15,10 +16,12 @@ from fidelis.db.engine import Database
 from fidelis.db.migrate import alembic_config, upgrade_to_head
 from fidelis.db.tables import tenant as tenant_table
 from fidelis.db.tables import transfer
+from fidelis.job import service as job_service
 from fidelis.kit.clock import utc_now
 from fidelis.ledger import check
+from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import TransferType
+from fidelis.ledger.model import HoldStatus, TransferType
 from fidelis.tenant import service as tenant_service
 from tests.conftest import empty_database
 
@@ -100,3 +103,90 @@ def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str
     assert found.pop(expiring) == expiry
     assert found.pop(lasting) is None
     assert list(found.values()) == [None]  # the debit
+
+
+def test_0023_makes_a_debt_beside_free_points_due_and_settling_pays_it_off(
+    new_database: str,
+) -> None:
+    """A customer left by an older version owing 100 points with 100 free ones (a lock given
+    back without paying the debt first, as it was done then): after 0023 reads see the debt
+    paid at once, and settling writes it down."""
+
+    async def older_state() -> tuple[int, int]:
+        db = Database(new_database)
+        try:
+            async with db.write() as conn:
+                now = utc_now()
+                await tenant_service.create(conn, slug="old", name="Old", now=now)
+                tenant_id = (
+                    await conn.execute(
+                        select(tenant_table.c.id).where(tenant_table.c.slug == "old")
+                    )
+                ).scalar_one()
+                customer, _ = await customer_service.upsert(
+                    conn, tenant_id, {"original_id": "ana"}, now=now
+                )
+                ids = {"tenant_id": tenant_id, "customer_id": customer.id}
+                await ledger.credit(
+                    conn, **ids, type=TransferType.order_earn, amount=100, origin="o", now=now
+                )
+                held = await ledger.hold(conn, **ids, amount=100, purpose="lock", now=now)
+                assert await ledger.take_back(conn, **ids, amount=100, now=now) == 100
+                # The give-back of before: the points back to `available`, the debt left.
+                parts = await ledger.hold_parts(conn, tenant_id=tenant_id, hold_id=held.id)
+                await ledger_repository.change_lot_held(
+                    conn, tenant_id=tenant_id, parts=[(lot.id, -p) for lot, p in parts]
+                )
+                await ledger_repository.add_transfer(
+                    conn, **ids, type=TransferType.hold_release, amount=100, now=now
+                )
+                await ledger_repository.resolve_hold(
+                    conn,
+                    tenant_id=tenant_id,
+                    hold_id=held.id,
+                    status=HoldStatus.released,
+                    captured=0,
+                    now=now,
+                )
+                await ledger_repository.set_settle_at(conn, tenant_id, customer.id, None)
+            return tenant_id, customer.id
+        finally:
+            await db.dispose()
+
+    async def state(tenant_id: int, customer_id: int) -> tuple[Any, Any, list[str]]:
+        db = Database(new_database)
+        try:
+            async with db.read() as conn:
+                found = await customer_service.get_by_id(conn, tenant_id, customer_id)
+                seen = await customer_service.balances_of(conn, tenant_id, found, now=utc_now())
+                stored = await ledger_repository.get_balances(conn, tenant_id, customer_id)
+                rules = [v.rule for v in await check.check_tenant(conn, tenant_id)]
+                return seen, stored, rules
+        finally:
+            await db.dispose()
+
+    async def run_jobs(tenant_id: int) -> int:
+        db = Database(new_database)
+        try:
+            async with db.write() as conn:
+                batch = await job_service.settle_due_batch(conn, tenant_id=tenant_id, now=utc_now())
+                return batch.settled
+        finally:
+            await db.dispose()
+
+    config = alembic_config(new_database)
+    upgrade_to_head(new_database)
+    command.downgrade(config, "0022")
+    tenant_id, customer_id = asyncio.run(older_state())
+    seen, stored, rules = asyncio.run(state(tenant_id, customer_id))
+    assert (stored.available, stored.debt) == (100, -100)
+    assert rules == ["debt-paid-first"]
+
+    command.upgrade(config, "0023")
+    seen, stored, rules = asyncio.run(state(tenant_id, customer_id))
+    assert (seen.available, seen.debt) == (0, 0)  # read at once
+    assert (stored.available, stored.debt) == (100, -100)  # not written yet
+    assert asyncio.run(run_jobs(tenant_id)) == 1
+    seen, stored, rules = asyncio.run(state(tenant_id, customer_id))
+    assert (stored.available, stored.debt) == (0, 0)
+    assert rules == []

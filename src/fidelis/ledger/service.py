@@ -276,7 +276,21 @@ async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now
             next_event = due.expires_at if next_event is None else min(next_event, due.expires_at)
             break
         await release(conn, tenant_id=tenant_id, hold_id=due.id, now=now, status=HoldStatus.expired)
+    await _repay_debt_beside_free_points(conn, tenant_id, customer_id, now)
     await repository.set_settle_at(conn, tenant_id, customer_id, next_event)
+
+
+async def _repay_debt_beside_free_points(
+    conn: AsyncConnection, tenant_id: int, customer_id: int, now: datetime
+) -> None:
+    """Points that came back pay off debt as they come, so a customer never owes points and has
+    free ones at once; a ledger written before that rule can hold both (migration 0023 marks
+    those customers due). Settling pays such a debt off from the free points, in spending
+    order."""
+    balances = await repository.get_balances(conn, tenant_id, customer_id)
+    if balances.debt < 0 and balances.available > 0:
+        lots = await _available_lots(conn, tenant_id, customer_id, now)
+        await _repay_debt(conn, tenant_id, customer_id, [(lot.id, lot.free) for lot in lots], now)
 
 
 async def settle_if_due(
@@ -341,7 +355,8 @@ def project(
     """Apply what is due at `now` to cached balances and open lots, step for step as `settle`
     writes it: pending lots are released (paying off debt first) and lots past their expiry
     lose their free points; then holds whose time ran out give their points back (paying off
-    debt first), or let them expire with their lot."""
+    debt first), or let them expire with their lot; then free points left beside a debt (a
+    ledger of before that rule) pay it off."""
     available, pending, held, debt = cached.available, cached.pending, cached.held, cached.debt
     view: dict[int, Lot] = {}
     for lot in lots:
@@ -366,6 +381,17 @@ def project(
         seen = view.get(lot.id)
         if seen is not None:
             view[lot.id] = replace(seen, held=seen.held - part, remaining=seen.remaining - gone)
+    if debt < 0 and available > 0:
+        # Debt beside free points (a ledger of before the rule that points pay debt as they
+        # come back): settling pays it from them, in spending order.
+        for lot in list(view.values()):
+            if debt == 0:
+                break
+            if lot.status == LotStatus.available and not _lost(lot, now) and lot.free > 0:
+                gone = min(-debt, lot.free)
+                available -= gone
+                debt += gone
+                view[lot.id] = replace(lot, remaining=lot.remaining - gone)
     still_open = [
         lot for lot in view.values() if lot.status != LotStatus.expired and lot.remaining > 0
     ]
