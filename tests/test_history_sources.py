@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from fidelis.db.engine import Database
 from fidelis.ledger import pgfunctions, sqlitepath
 from fidelis.ledger.model import GIVEN_BACK_BY_REDEMPTION, OF_AN_ORDER, SPENT_ON_REDEMPTION
-from tests.conftest import TenantHandle, add_points, points_of, upsert
+from fidelis.order import repository as order_repository
+from tests.conftest import Server, TenantHandle, add_points, points_of, run_async, upsert
 
 ANA = "ana@example.com"
 CENTRO = {"OriginalId": "loja-7", "Name": "Loja Centro"}
@@ -119,13 +121,33 @@ def test_what_a_cancel_could_not_take_back_names_the_orders_branch_too(
     ]
 
 
-def test_a_re_posted_order_keeps_its_branch_unless_it_sends_another(tenant: TenantHandle) -> None:
+def test_a_re_posted_order_keeps_its_branch_unless_it_sends_another(
+    server: Server, tenant: TenantHandle
+) -> None:
     order(tenant, "order-1", "100.00", Branch=CENTRO)
     products = [{"OriginalId": "p1", "Title": "Caneca", "ProductPrice": "100.00", "Quantity": 1}]
     order(tenant, "order-1", "100.00", Products=products)
     assert sources(tenant) == [(100, 2, None, "loja-7", "Loja Centro", "order-1")]
     order(tenant, "order-1", "100.00", Branch={"OriginalId": "loja-8", "Name": "Loja Sul"})
     assert sources(tenant) == [(100, 2, None, "loja-8", "Loja Sul", "order-1")]
+    # An empty list sent clears the old one (the order keeps what the store says it has).
+    order(tenant, "order-1", "100.00", Products=[])
+    assert stored_details(server, tenant, "order-1") == {
+        "Products": [],
+        "Branch": {"OriginalId": "loja-8", "Name": "Loja Sul"},
+    }
+
+
+def stored_details(server: Server, tenant: TenantHandle, original_id: str) -> Any:
+    """What the order keeps of its products, branch and the like (no answer shows it whole)."""
+
+    async def work(db: Database) -> Any:
+        async with db.read() as conn:
+            found = await order_repository.get(conn, tenant.id, original_id)
+            assert found is not None
+            return found.details
+
+    return run_async(server.database_url, work)
 
 
 def test_checkout_cashback_spent_by_an_order_names_its_redemption(tenant: TenantHandle) -> None:
@@ -143,11 +165,19 @@ def test_checkout_cashback_spent_by_an_order_names_its_redemption(tenant: Tenant
 
 
 @pytest.mark.parametrize(
-    "sql", [pgfunctions.SUMMARY_V3, sqlitepath._HISTORY], ids=["postgresql", "sqlite"]
+    ("sql", "column"),
+    [(pgfunctions.HISTORY_SOURCE_V1, "p_point_type"), (sqlitepath._HISTORY, "t.point_type")],
+    ids=["postgresql", "sqlite"],
 )
-def test_the_hand_written_readers_name_the_same_point_types(sql: str) -> None:
+def test_the_hand_written_readers_name_the_same_point_types(sql: str, column: str) -> None:
     """The one-statement readers spell the point types of `ledger.model` out (the history
     page builds its query from them)."""
     for kinds in (SPENT_ON_REDEMPTION, GIVEN_BACK_BY_REDEMPTION, OF_AN_ORDER):
-        assert f"t.point_type IN ({', '.join(str(int(k)) for k in kinds)}) THEN" in sql
-    assert sql.count("t.point_type IN (") == 5
+        assert f"{column} IN ({', '.join(str(int(k)) for k in kinds)}) THEN" in sql
+    # SQLite's statement asks twice for a redemption (its id, then its details), PostgreSQL's
+    # function once.
+    lookups = 5 if column == "t.point_type" else 3
+    assert sql.count(f"{column} IN (") == lookups
+    every = sorted(int(k) for k in SPENT_ON_REDEMPTION + GIVEN_BACK_BY_REDEMPTION + OF_AN_ORDER)
+    gate = f"t.point_type IN ({', '.join(map(str, every))}) THEN"
+    assert gate in pgfunctions.SUMMARY_V3

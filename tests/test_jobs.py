@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from tests.conftest import (
     add_points,
     execute,
     points_of,
+    run_async,
     upsert,
 )
 
@@ -83,19 +83,22 @@ def test_two_job_runners_never_expire_twice(
         assert points_of(tenant, customer)["PointsBalance"] == 0
 
 
-def settle_batch(server: Server, tenant: TenantHandle, now: datetime) -> int:
+def settle_batch(
+    server: Server,
+    tenant: TenantHandle,
+    now: datetime,
+    limit: int = job_service.BATCH_SIZE,
+    after: job_service.Cursor | None = None,
+) -> job_service.Batch:
     """One batch of the job, as `jobs run` runs it: one tenant, one transaction."""
 
-    async def work() -> int:
-        db = Database(server.database_url)
-        try:
-            async with db.write() as conn:
-                batch = await job_service.settle_due_batch(conn, tenant_id=tenant.id, now=now)
-                return batch.settled
-        finally:
-            await db.dispose()
+    async def work(db: Database) -> job_service.Batch:
+        async with db.write() as conn:
+            return await job_service.settle_due_batch(
+                conn, tenant_id=tenant.id, now=now, limit=limit, after=after
+            )
 
-    return asyncio.run(work())
+    return run_async(server.database_url, work)
 
 
 def test_a_customer_whose_rows_refuse_settling_is_named_and_the_rest_are_settled(
@@ -119,6 +122,13 @@ def test_a_customer_whose_rows_refuse_settling_is_named_and_the_rest_are_settled
     assert execute(server, breaking, t=tenant.id) == 1
     try:
         clock.advance(days=2)
+        # A batch names her (the soonest due: her lock ran out first) and the next one goes
+        # on past her rather than meet her again.
+        first = settle_batch(server, tenant, server.clock(), limit=1)
+        assert (first.taken, first.settled, len(first.failed)) == (1, 0, 1)
+        again = settle_batch(server, tenant, server.clock(), limit=1, after=first.last)
+        assert (again.taken, again.settled) == (1, 1)
+        assert again.failed == []
         job = jobs_run(server, "--once", "--now", server.clock().isoformat())
         out, err = job.communicate(timeout=60)
         assert job.returncode == 1, out + err
@@ -151,10 +161,10 @@ def test_each_transaction_settles_one_tenant_and_a_pass_settles_them_all(
     clock.advance(days=2)
 
     # A batch settles its own tenant's customers and nobody else's.
-    assert settle_batch(server, tenant, server.clock()) == 1
+    assert settle_batch(server, tenant, server.clock()).settled == 1
     assert expirations(tenant, "joana@example.com") == [-100]
     assert expirations(other_tenant, "joana@example.com") == []
-    assert settle_batch(server, tenant, server.clock()) == 0
+    assert settle_batch(server, tenant, server.clock()).taken == 0
 
     job = jobs_run(server, "--once", "--now", server.clock().isoformat())
     _, err = job.communicate(timeout=60)

@@ -190,3 +190,80 @@ def test_0023_makes_a_debt_beside_free_points_due_and_settling_pays_it_off(
     seen, stored, rules = asyncio.run(state(tenant_id, customer_id))
     assert (stored.available, stored.debt) == (0, 0)
     assert rules == []
+
+
+def test_0023_schedules_again_points_given_back_to_a_lot_spent_empty(new_database: str) -> None:
+    """A customer left by an older version with points given back to a lot spent empty and no
+    `settle_at` (so they would never expire): after 0023 the customer is due, and settling
+    schedules the lot's expiry."""
+    expiry = utc_now() + timedelta(days=10)
+
+    async def older_state() -> tuple[int, int]:
+        db = Database(new_database)
+        try:
+            async with db.write() as conn:
+                now = utc_now()
+                await tenant_service.create(conn, slug="old", name="Old", now=now)
+                tenant_id = (
+                    await conn.execute(
+                        select(tenant_table.c.id).where(tenant_table.c.slug == "old")
+                    )
+                ).scalar_one()
+                customer, _ = await customer_service.upsert(
+                    conn, tenant_id, {"original_id": "ana"}, now=now
+                )
+                ids = {"tenant_id": tenant_id, "customer_id": customer.id}
+                await ledger.credit(
+                    conn,
+                    **ids,
+                    type=TransferType.adjustment_credit,
+                    amount=100,
+                    origin="adjustment",
+                    now=now,
+                    expires_at=expiry,
+                )
+                spent = await ledger.debit(
+                    conn, **ids, type=TransferType.adjustment_debit, amount=100, now=now
+                )
+                await ledger_repository.set_settle_at(conn, tenant_id, customer.id, None)
+                await ledger.reverse(conn, tenant_id=tenant_id, transfer_id=spent.id, now=now)
+                # What the reversal of before left: nothing scheduled.
+                await ledger_repository.set_settle_at(conn, tenant_id, customer.id, None)
+            return tenant_id, customer.id
+        finally:
+            await db.dispose()
+
+    async def scheduled(tenant_id: int, customer_id: int) -> tuple[Any, list[str]]:
+        db = Database(new_database)
+        try:
+            async with db.read() as conn:
+                found = await customer_service.get_by_id(conn, tenant_id, customer_id)
+                rules = [v.rule for v in await check.check_tenant(conn, tenant_id)]
+                return found.settle_at, rules
+        finally:
+            await db.dispose()
+
+    async def run_jobs(tenant_id: int) -> int:
+        db = Database(new_database)
+        try:
+            async with db.write() as conn:
+                batch = await job_service.settle_due_batch(conn, tenant_id=tenant_id, now=utc_now())
+                return batch.settled
+        finally:
+            await db.dispose()
+
+    config = alembic_config(new_database)
+    upgrade_to_head(new_database)
+    command.downgrade(config, "0022")
+    tenant_id, customer_id = asyncio.run(older_state())
+    settle_at, rules = asyncio.run(scheduled(tenant_id, customer_id))
+    assert (settle_at, rules) == (None, ["settle-at-in-time"])
+
+    command.upgrade(config, "0023")
+    settle_at, rules = asyncio.run(scheduled(tenant_id, customer_id))
+    assert settle_at is not None
+    assert settle_at <= utc_now()
+    assert rules == []
+    assert asyncio.run(run_jobs(tenant_id)) == 1
+    settle_at, rules = asyncio.run(scheduled(tenant_id, customer_id))
+    assert (settle_at, rules) == (expiry, [])

@@ -392,20 +392,20 @@ def jobs_run(
             tenants = await job_service.due_tenants(conn, now=fixed_now or utc_now())
         settled = 0
         failed: dict[tuple[int, int], str] = {}
-        while tenants:
-            more = []
-            for tenant_id in tenants:
+        # Each tenant's place in its due customers, so the pass meets each of them once.
+        places: dict[int, job_service.Cursor | None] = dict.fromkeys(tenants)
+        while places:
+            for tenant_id, after in list(places.items()):
                 async with db.write() as conn:
                     batch = await job_service.settle_due_batch(
-                        conn, tenant_id=tenant_id, now=fixed_now or utc_now()
+                        conn, tenant_id=tenant_id, now=fixed_now or utc_now(), after=after
                     )
                 settled += batch.settled
                 failed.update(((tenant_id, c), why) for c, why in batch.failed)
-                # A full batch may have left more; one that settled nobody would only meet
-                # the same customers again.
-                if batch.taken == job_service.BATCH_SIZE and batch.settled:
-                    more.append(tenant_id)
-            tenants = more
+                if batch.taken == job_service.BATCH_SIZE:
+                    places[tenant_id] = batch.last  # a full batch may have left more
+                else:
+                    del places[tenant_id]
         return settled, failed
 
     async def work(db: Database) -> None:

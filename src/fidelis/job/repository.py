@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.db.tables import customer, tenant
@@ -22,19 +22,35 @@ async def list_due_tenants(conn: AsyncConnection, *, now: datetime) -> list[int]
     return [row.id for row in rows]
 
 
+# Where a pass is in a tenant's due customers: the last one a batch took, by (settle_at, id).
+Cursor = tuple[datetime, int]
+
+
 async def lock_due_customers(
-    conn: AsyncConnection, *, tenant_id: int, now: datetime, limit: int
-) -> list[int]:
-    """Ids of the tenant's customers with lots due, locked for this transaction.
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    now: datetime,
+    limit: int,
+    after: Cursor | None = None,
+) -> list[tuple[int, datetime]]:
+    """`(id, settle_at)` of the tenant's customers with lots due, soonest first and past
+    `after`, locked for this transaction.
 
     `SKIP LOCKED` lets several job runners (and the API) work side by side: a customer being
     settled or changed elsewhere is simply left for the next pass.
     """
+    statement = select(customer.c.id, customer.c.settle_at).where(
+        customer.c.tenant_id == tenant_id, customer.c.settle_at <= now
+    )
+    if after is not None:
+        statement = statement.where(
+            tuple_(customer.c.settle_at, customer.c.id)
+            > tuple_(literal(after[0], customer.c.settle_at.type), after[1])
+        )
     rows = await conn.execute(
-        select(customer.c.id)
-        .where(customer.c.tenant_id == tenant_id, customer.c.settle_at <= now)
-        .order_by(customer.c.settle_at)
+        statement.order_by(customer.c.settle_at, customer.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [row.id for row in rows]
+    return [(row.id, row.settle_at) for row in rows]

@@ -12,14 +12,20 @@ from fidelis.errors import FidelisError, ServiceUnavailable
 from fidelis.job import repository
 from fidelis.ledger import service as ledger
 
-BATCH_SIZE = 200
+# Customers per batch (one transaction). Each is settled inside its own savepoint, and
+# PostgreSQL keeps track of 64 subtransactions per transaction in memory: past that every
+# other session's snapshot looks them up on disk while the batch is open.
+BATCH_SIZE = 50
+Cursor = repository.Cursor
 
 
 @dataclass(slots=True)
 class Batch:
-    """What one batch did: how many due customers it took, and those it could not settle."""
+    """What one batch did: how many due customers it took, the last of them (where the pass
+    goes on from), and those it could not settle."""
 
     taken: int = 0
+    last: repository.Cursor | None = None
     failed: list[tuple[int, str]] = field(default_factory=list)  # (customer id, why)
 
     @property
@@ -33,7 +39,12 @@ async def due_tenants(conn: AsyncConnection, *, now: datetime) -> list[int]:
 
 
 async def settle_due_batch(
-    conn: AsyncConnection, *, tenant_id: int, now: datetime, limit: int = BATCH_SIZE
+    conn: AsyncConnection,
+    *,
+    tenant_id: int,
+    now: datetime,
+    after: repository.Cursor | None = None,
+    limit: int = BATCH_SIZE,
 ) -> Batch:
     """Settle up to `limit` of the tenant's customers with something due.
 
@@ -41,13 +52,15 @@ async def settle_due_batch(
     scale-out). Each customer is settled exactly as a request touching it would, under its row
     lock, so a job and a request can never both write the same expiry. A customer whose own
     rows refuse the settlement (a constraint, a value out of range: data to look into, not
-    the database's health) is left as it was and named; the others go on.
+    the database's health) is left as it was and named; the others go on. `after` is where
+    the pass is (the previous batch's `last`), so it meets such a customer once.
     """
     batch = Batch()
-    for customer_id in await repository.lock_due_customers(
-        conn, tenant_id=tenant_id, now=now, limit=limit
+    for customer_id, settle_at in await repository.lock_due_customers(
+        conn, tenant_id=tenant_id, now=now, limit=limit, after=after
     ):
         batch.taken += 1
+        batch.last = (settle_at, customer_id)
         try:
             async with conn.begin_nested():
                 await ledger.settle(conn, tenant_id=tenant_id, customer_id=customer_id, now=now)

@@ -27,3 +27,24 @@ WHERE (settle_at IS NULL OR settle_at > :now)
     WHERE d.tenant_id = customer.tenant_id AND d.customer_id = customer.id
       AND d.kind = 'debt' AND d.balance < 0 AND a.balance > 0)
 """
+
+# Migration 0023 too: customers with something due before their `settle_at` (or none at all)
+# are due at `:now` (both databases). Until 2026-12-05 a reversal gave points back to a lot
+# spent empty without scheduling its expiry again, so such points never expired.
+SETTLE_AT_IN_TIME_V1 = """
+UPDATE customer SET settle_at = :now
+WHERE (settle_at IS NULL OR settle_at > :now)
+  AND (EXISTS (
+        SELECT 1 FROM lot l
+        WHERE l.tenant_id = customer.tenant_id AND l.customer_id = customer.id
+          AND l.remaining > 0
+          AND (l.status = 'available' AND l.expires_at IS NOT NULL
+                 AND (customer.settle_at IS NULL OR l.expires_at < customer.settle_at)
+               OR l.status = 'pending'
+                 AND (customer.settle_at IS NULL OR l.available_at < customer.settle_at)))
+    OR EXISTS (
+        SELECT 1 FROM hold h
+        WHERE h.tenant_id = customer.tenant_id AND h.customer_id = customer.id
+          AND h.status = 'active' AND h.expires_at IS NOT NULL
+          AND (customer.settle_at IS NULL OR h.expires_at < customer.settle_at)))
+"""

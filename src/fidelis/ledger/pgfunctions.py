@@ -9,6 +9,8 @@ new migration, never an edit of one a migration already uses.
   same reads as `customer.service.points_summary` does statement by statement. PL/pgSQL rather
   than SQL because PL/pgSQL keeps its statements' plans for the session (an SQL function is
   planned again at every call: 1.7 ms of a 2 ms call here).
+- `fidelis_history_source(tenant, transfer, point type, order)`: what a history item came
+  from (its redemption and branch), for the summary's movements of redemptions and orders.
 - `fidelis_credit_now(...)`: a manual credit of available points (`ledger.service.credit` with
   the ChangeKey claim of `adjustment.service`), then the summary. It applies only to the plain
   case — customer found by OriginalId, enabled, nothing due to settle, no debt, key not used —
@@ -551,41 +553,50 @@ CREDIT_NOW_V2 = _edited(
 # Each movement names what it came from, as the history's `RewardId`, `BranchId` and
 # `BranchName`: the redemption it spent (PointType 5 Redemption, 7 CheckoutCashback) or gave
 # back (6 RedemptionCanceled, 8 CheckoutCashbackRefund), or the order it was earned by or taken
-# back for (2 Purchase, 3 PurchaseReversal), whose `Branch` the store sent. Lookups by index
-# (migration 0022) that only those movements make: a join here was planned as a scan of the
-# tenant's redemptions for every movement. The same as `ledger.repository._history` and
-# `ledger.sqlitepath._HISTORY`.
-_SOURCE = """
-                     CASE WHEN t.point_type IN (5, 7) THEN
-                              (SELECT s.id FROM redemption s
-                               WHERE s.tenant_id = t.tenant_id AND s.transfer_id = t.id)
-                          WHEN t.point_type IN (6, 8) THEN
-                              (SELECT s.id FROM redemption s
-                               WHERE s.tenant_id = t.tenant_id AND s.cancel_transfer_id = t.id)
-                     END AS reward_id,
-                     CASE WHEN t.point_type IN (5, 7) THEN
-                              (SELECT s.details FROM redemption s
-                               WHERE s.tenant_id = t.tenant_id AND s.transfer_id = t.id)
-                          WHEN t.point_type IN (6, 8) THEN
-                              (SELECT s.details FROM redemption s
-                               WHERE s.tenant_id = t.tenant_id AND s.cancel_transfer_id = t.id)
-                          WHEN t.point_type IN (2, 3) THEN
-                              (SELECT o.details FROM purchase o
-                               WHERE o.tenant_id = t.tenant_id AND o.original_id = t.order_ref)
-                     END AS source
+# back for (2 Purchase, 3 PurchaseReversal), whose `Branch` the store sent; `[id, branch id,
+# branch name]`, nulls where there is none. Lookups by index (migration 0022). A function the
+# summary calls only for those movements: as subqueries of the summary's own statement, they
+# cost every call their start-up (10 us of a 100 us summary under pgbench, though manual
+# changes never run them), and as a join they were planned as a scan of the tenant's
+# redemptions. The same reads as `ledger.repository._history` and `ledger.sqlitepath._HISTORY`.
+HISTORY_SOURCE_V1 = """
+CREATE FUNCTION fidelis_history_source(
+    p_tenant integer, p_transfer bigint, p_point_type integer, p_order_ref text
+) RETURNS json LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_id bigint;
+    v_details json;
+BEGIN
+    IF p_point_type IN (5, 7) THEN
+        SELECT s.id, s.details INTO v_id, v_details FROM redemption s
+        WHERE s.tenant_id = p_tenant AND s.transfer_id = p_transfer;
+    ELSIF p_point_type IN (6, 8) THEN
+        SELECT s.id, s.details INTO v_id, v_details FROM redemption s
+        WHERE s.tenant_id = p_tenant AND s.cancel_transfer_id = p_transfer;
+    ELSIF p_point_type IN (2, 3) THEN
+        SELECT o.details INTO v_details FROM purchase o
+        WHERE o.tenant_id = p_tenant AND o.original_id = p_order_ref;
+    END IF;
+    RETURN json_build_array(
+        v_id, v_details->'Branch'->>'OriginalId', v_details->'Branch'->>'Name');
+END
+$$
 """
 SUMMARY_V3 = _edited(
     SUMMARY_V2,
     [
         (
             "h.order_ref, h.expires_at, h.canceled) ORDER BY h.id DESC)",
-            "h.order_ref, h.expires_at, h.canceled, h.reward_id,\n"
-            "                   h.source->'Branch'->>'OriginalId', h.source->'Branch'->>'Name')\n"
-            "               ORDER BY h.id DESC)",
+            "h.order_ref, h.expires_at, h.canceled, h.source->0, h.source->>1,\n"
+            "                   h.source->>2) ORDER BY h.id DESC)",
         ),
         (
             "                         AS canceled\n",
-            "                         AS canceled," + _SOURCE,
+            "                         AS canceled,\n"
+            "                     CASE WHEN t.point_type IN (2, 3, 5, 6, 7, 8) THEN\n"
+            "                         fidelis_history_source(t.tenant_id, t.id, t.point_type,\n"
+            "                                                t.order_ref)\n"
+            "                     END AS source\n",
         ),
     ],
 )

@@ -38,8 +38,13 @@ def _report(body: OrderRequest) -> OrderReport:
         customer = {UPSERT_FIELDS[name]: getattr(body.Customer, name) for name in sent}
         if customer.get("is_enrolled", False) is None:
             del customer["is_enrolled"]
+    # What the store sent of these, an empty list included (it clears the old one on a
+    # re-post); what it left out is not there (the re-post keeps it).
     details = body.model_dump(
-        mode="json", include={"Products", "Branch", "SalesPerson", "Metadatas"}, exclude_none=True
+        mode="json",
+        include={"Products", "Branch", "SalesPerson", "Metadatas"},
+        exclude_unset=True,
+        exclude_none=True,
     )
     return OrderReport(
         original_id=body.OriginalId,
@@ -52,7 +57,7 @@ def _report(body: OrderRequest) -> OrderReport:
         status_text=body.OrderStatus,
         coupon=body.Coupon,
         customer=customer,
-        details={k: v for k, v in details.items() if v},
+        details=details,
     )
 
 
