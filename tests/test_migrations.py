@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.customer import service as customer_service
 from fidelis.db.engine import Database
@@ -23,13 +24,35 @@ from fidelis.ledger import repository as ledger_repository
 from fidelis.ledger import service as ledger
 from fidelis.ledger.model import HoldStatus, TransferType
 from fidelis.tenant import service as tenant_service
-from tests.conftest import empty_database
+from tests.conftest import empty_database, run_async
 
 
 @pytest.fixture
 def new_database() -> Iterator[str]:
     with empty_database("fidelis_migrations") as url:
         yield url
+
+
+async def a_customer(conn: AsyncConnection, slug: str) -> dict[str, int]:
+    """A new tenant's customer "ana": the `tenant_id` and `customer_id` the ledger takes."""
+    now = utc_now()
+    await tenant_service.create(conn, slug=slug, name=slug.title(), now=now)
+    tenant_id = (
+        await conn.execute(select(tenant_table.c.id).where(tenant_table.c.slug == slug))
+    ).scalar_one()
+    customer, _ = await customer_service.upsert(conn, tenant_id, {"original_id": "ana"}, now=now)
+    return {"tenant_id": tenant_id, "customer_id": customer.id}
+
+
+def run_jobs(url: str, tenant_id: int) -> int:
+    """One batch of `jobs run` for the tenant; how many customers it settled."""
+
+    async def work(db: Database) -> int:
+        async with db.write() as conn:
+            batch = await job_service.settle_due_batch(conn, tenant_id=tenant_id, now=utc_now())
+            return batch.settled
+
+    return run_async(url, work)
 
 
 def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str) -> None:
@@ -43,20 +66,13 @@ def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str
         try:
             async with db.write() as conn:
                 now = utc_now()
-                await tenant_service.create(conn, slug="mig", name="Mig", now=now)
-                tenant_id = (
-                    await conn.execute(
-                        select(tenant_table.c.id).where(tenant_table.c.slug == "mig")
-                    )
-                ).scalar_one()
-                customer, _ = await customer_service.upsert(
-                    conn, tenant_id, {"original_id": "ana"}, now=now
-                )
+                ids = await a_customer(conn, "mig")
+                tenant_id, customer_id = ids["tenant_id"], ids["customer_id"]
                 credits = [
                     await ledger.credit(
                         conn,
                         tenant_id=tenant_id,
-                        customer_id=customer.id,
+                        customer_id=customer_id,
                         type=TransferType.adjustment_credit,
                         amount=amount,
                         origin="adjustment",
@@ -68,7 +84,7 @@ def test_0020_copies_each_credit_lots_expiry_onto_its_transfer(new_database: str
                 await ledger.debit(
                     conn,
                     tenant_id=tenant_id,
-                    customer_id=customer.id,
+                    customer_id=customer_id,
                     type=TransferType.adjustment_debit,
                     amount=30,
                     now=now,
@@ -117,16 +133,8 @@ def test_0023_makes_a_debt_beside_free_points_due_and_settling_pays_it_off(
         try:
             async with db.write() as conn:
                 now = utc_now()
-                await tenant_service.create(conn, slug="old", name="Old", now=now)
-                tenant_id = (
-                    await conn.execute(
-                        select(tenant_table.c.id).where(tenant_table.c.slug == "old")
-                    )
-                ).scalar_one()
-                customer, _ = await customer_service.upsert(
-                    conn, tenant_id, {"original_id": "ana"}, now=now
-                )
-                ids = {"tenant_id": tenant_id, "customer_id": customer.id}
+                ids = await a_customer(conn, "old")
+                tenant_id, customer_id = ids["tenant_id"], ids["customer_id"]
                 await ledger.credit(
                     conn, **ids, type=TransferType.order_earn, amount=100, origin="o", now=now
                 )
@@ -148,8 +156,8 @@ def test_0023_makes_a_debt_beside_free_points_due_and_settling_pays_it_off(
                     captured=0,
                     now=now,
                 )
-                await ledger_repository.set_settle_at(conn, tenant_id, customer.id, None)
-            return tenant_id, customer.id
+                await ledger_repository.set_settle_at(conn, tenant_id, customer_id, None)
+            return tenant_id, customer_id
         finally:
             await db.dispose()
 
@@ -165,15 +173,6 @@ def test_0023_makes_a_debt_beside_free_points_due_and_settling_pays_it_off(
         finally:
             await db.dispose()
 
-    async def run_jobs(tenant_id: int) -> int:
-        db = Database(new_database)
-        try:
-            async with db.write() as conn:
-                batch = await job_service.settle_due_batch(conn, tenant_id=tenant_id, now=utc_now())
-                return batch.settled
-        finally:
-            await db.dispose()
-
     config = alembic_config(new_database)
     upgrade_to_head(new_database)
     command.downgrade(config, "0022")
@@ -186,7 +185,7 @@ def test_0023_makes_a_debt_beside_free_points_due_and_settling_pays_it_off(
     seen, stored, rules = asyncio.run(state(tenant_id, customer_id))
     assert (seen.available, seen.debt) == (0, 0)  # read at once
     assert (stored.available, stored.debt) == (100, -100)  # not written yet
-    assert asyncio.run(run_jobs(tenant_id)) == 1
+    assert run_jobs(new_database, tenant_id) == 1
     seen, stored, rules = asyncio.run(state(tenant_id, customer_id))
     assert (stored.available, stored.debt) == (0, 0)
     assert rules == []
@@ -203,16 +202,8 @@ def test_0023_schedules_again_points_given_back_to_a_lot_spent_empty(new_databas
         try:
             async with db.write() as conn:
                 now = utc_now()
-                await tenant_service.create(conn, slug="old", name="Old", now=now)
-                tenant_id = (
-                    await conn.execute(
-                        select(tenant_table.c.id).where(tenant_table.c.slug == "old")
-                    )
-                ).scalar_one()
-                customer, _ = await customer_service.upsert(
-                    conn, tenant_id, {"original_id": "ana"}, now=now
-                )
-                ids = {"tenant_id": tenant_id, "customer_id": customer.id}
+                ids = await a_customer(conn, "old")
+                tenant_id, customer_id = ids["tenant_id"], ids["customer_id"]
                 await ledger.credit(
                     conn,
                     **ids,
@@ -225,11 +216,11 @@ def test_0023_schedules_again_points_given_back_to_a_lot_spent_empty(new_databas
                 spent = await ledger.debit(
                     conn, **ids, type=TransferType.adjustment_debit, amount=100, now=now
                 )
-                await ledger_repository.set_settle_at(conn, tenant_id, customer.id, None)
+                await ledger_repository.set_settle_at(conn, tenant_id, customer_id, None)
                 await ledger.reverse(conn, tenant_id=tenant_id, transfer_id=spent.id, now=now)
                 # What the reversal of before left: nothing scheduled.
-                await ledger_repository.set_settle_at(conn, tenant_id, customer.id, None)
-            return tenant_id, customer.id
+                await ledger_repository.set_settle_at(conn, tenant_id, customer_id, None)
+            return tenant_id, customer_id
         finally:
             await db.dispose()
 
@@ -240,15 +231,6 @@ def test_0023_schedules_again_points_given_back_to_a_lot_spent_empty(new_databas
                 found = await customer_service.get_by_id(conn, tenant_id, customer_id)
                 rules = [v.rule for v in await check.check_tenant(conn, tenant_id)]
                 return found.settle_at, rules
-        finally:
-            await db.dispose()
-
-    async def run_jobs(tenant_id: int) -> int:
-        db = Database(new_database)
-        try:
-            async with db.write() as conn:
-                batch = await job_service.settle_due_batch(conn, tenant_id=tenant_id, now=utc_now())
-                return batch.settled
         finally:
             await db.dispose()
 
@@ -264,6 +246,6 @@ def test_0023_schedules_again_points_given_back_to_a_lot_spent_empty(new_databas
     assert settle_at is not None
     assert settle_at <= utc_now()
     assert rules == []
-    assert asyncio.run(run_jobs(tenant_id)) == 1
+    assert run_jobs(new_database, tenant_id) == 1
     settle_at, rules = asyncio.run(scheduled(tenant_id, customer_id))
     assert (settle_at, rules) == (expiry, [])

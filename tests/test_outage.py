@@ -121,9 +121,8 @@ def ledger_violations(url: str, slug: str) -> list[Any]:
     return asyncio.run(work())
 
 
-def test_database_down_fails_fast_then_recovers_with_nothing_lost(
-    cluster: Cluster, tmp_path: Path
-) -> None:
+def a_tenant(cluster: Cluster) -> tuple[str, tuple[str, str]]:
+    """A database `fidelis` in the cluster with a tenant `loja`: its URL and credentials."""
     admin = subprocess.run(
         [str(cluster.bin / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U",
          "postgres", "fidelis"],
@@ -134,7 +133,13 @@ def test_database_down_fails_fast_then_recovers_with_nothing_lost(
     created = json.loads(
         fidelis(url, "tenant", "create", "--slug", "loja", "--name", "L", "--json")
     )
-    auth = (created["api_token"], created["api_key"])
+    return url, (created["api_token"], created["api_key"])
+
+
+def test_database_down_fails_fast_then_recovers_with_nothing_lost(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    url, auth = a_tenant(cluster)
     serve = ServeProcess(url)  # the default settings: what the bar is about
     serve.start(tmp_path)
     attempted: list[tuple[str, int]] = []
@@ -223,17 +228,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 60) ->
 
 def test_a_job_runner_outlives_the_outage(cluster: Cluster, tmp_path: Path) -> None:
     """A long-running `jobs run` says each failed pass in one line and carries on afterwards."""
-    admin = subprocess.run(
-        [str(cluster.bin / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port), "-U",
-         "postgres", "fidelis"],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert admin.returncode == 0, admin.stderr
-    url = cluster.url("fidelis")
-    created = json.loads(
-        fidelis(url, "tenant", "create", "--slug", "loja", "--name", "L", "--json")
-    )
-    auth = (created["api_token"], created["api_key"])
+    url, auth = a_tenant(cluster)
     serve = ServeProcess(url, extra_env={"FIDELIS_DB_TIMEOUT_SECONDS": "2"})
     serve.start(tmp_path)
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
