@@ -350,28 +350,15 @@ def _history() -> Any:
     given_back = transfer.c.point_type.in_([int(t) for t in GIVEN_BACK_BY_REDEMPTION])
     of_an_order = transfer.c.point_type.in_([int(t) for t in OF_AN_ORDER])
 
-    def spending(column: Any) -> Any:
-        """`column` of the redemption whose points the transfer spent."""
+    def redemption_of(via: Any, column: Any) -> Any:
+        """`column` of the redemption whose spending or cancelling transfer (`via`) this is."""
         return (
             select(column)
-            .where(
-                redemption.c.tenant_id == transfer.c.tenant_id,
-                redemption.c.transfer_id == transfer.c.id,
-            )
+            .where(redemption.c.tenant_id == transfer.c.tenant_id, via == transfer.c.id)
             .scalar_subquery()
         )
 
-    def giving_back(column: Any) -> Any:
-        """`column` of the redemption whose points the transfer gave back."""
-        return (
-            select(column)
-            .where(
-                redemption.c.tenant_id == transfer.c.tenant_id,
-                redemption.c.cancel_transfer_id == transfer.c.id,
-            )
-            .scalar_subquery()
-        )
-
+    spending, giving_back = redemption.c.transfer_id, redemption.c.cancel_transfer_id
     order_details = (
         select(purchase.c.details)
         .where(
@@ -392,12 +379,12 @@ def _history() -> Any:
             transfer.c.expires_at,
             canceled.label("canceled"),
             case(
-                (spent, spending(redemption.c.id)),
-                (given_back, giving_back(redemption.c.id)),
+                (spent, redemption_of(spending, redemption.c.id)),
+                (given_back, redemption_of(giving_back, redemption.c.id)),
             ).label("reward_id"),
             case(
-                (spent, spending(redemption.c.details)),
-                (given_back, giving_back(redemption.c.details)),
+                (spent, redemption_of(spending, redemption.c.details)),
+                (given_back, redemption_of(giving_back, redemption.c.details)),
                 (of_an_order, order_details),
             ).label("source"),
         )

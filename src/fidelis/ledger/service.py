@@ -314,12 +314,12 @@ async def effective_balances(
     now: datetime,
 ) -> Balances:
     """The balances as they are at `now`, settled or not, without writing anything."""
-    cached = await repository.get_balances(conn, tenant_id, customer_id)
     if settle_at is None or settle_at > now:
-        return cached
-    lots = await repository.list_open_lots(conn, tenant_id, customer_id)
-    expired_holds = await expired_hold_parts(conn, tenant_id, customer_id, now)
-    return project(cached, lots, expired_holds, now).balances
+        return await repository.get_balances(conn, tenant_id, customer_id)
+    settled = await effective_lots(
+        conn, tenant_id=tenant_id, customer_id=customer_id, settle_at=settle_at, now=now
+    )
+    return settled.balances
 
 
 async def effective_lots(
