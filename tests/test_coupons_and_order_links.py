@@ -267,6 +267,33 @@ class TestOrderLink:
         tenant.http.post("/v1/pvt/Order/ana-2/cancel", json={})
         assert record(tenant, redeemed["RewardId"])["IsCanceled"] is False
 
+    def test_a_cancelled_order_posted_again_with_a_checkouts_code_spends_nothing(
+        self, tenant: TenantHandle
+    ) -> None:
+        customers_with(tenant, 100)
+        placed = {"OriginalId": "web-7", "Customer": {"OriginalId": ANA}, "OrderTotal": "50.00"}
+        assert tenant.http.post("/v1/pvt/Order", json=placed).status_code == 200
+        applied = tenant.http.post(
+            "/v1/pvt/Checkout/redeem",
+            json={"CustomerId": ANA, "CheckoutId": "cart-1", "CashbackValue": "0.50"},
+        )
+        assert applied.json()["CodeName"] == "CashbackApplied", applied.text
+        assert tenant.http.post("/v1/pvt/Order/web-7/cancel").status_code == 200
+        # The store posts the whole order again, cancelled, now with the checkout's code: no
+        # cancel is left to give the cashback back, so it must not be spent.
+        again = tenant.http.post(
+            "/v1/pvt/Order",
+            json={
+                **placed,
+                "IsCancelledOrReturned": True,
+                "Coupon": applied.json()["Result"]["ExternalCode"],
+            },
+        )
+        assert again.status_code == 200, again.text
+        assert again.json()["Result"]["RewardId"] is None
+        points = points_of(tenant, ANA)
+        assert (points["PointsBalance"], points["HeldPoints"]) == (50, 50)
+
     def test_a_code_sent_later_links_on_the_next_post(self, tenant: TenantHandle) -> None:
         customers_with(tenant, 500)
         redeemed = pos_redeem(tenant, reward(tenant))

@@ -179,6 +179,28 @@ class TestPointsThatComeBack:
         assert balances(tenant) == (0, 0)
         assert refused(tenant, 1) == "InsufficientBalance"
 
+    def test_points_already_expired_when_they_arrive_pay_nothing(
+        self, server: Server, tenant: TenantHandle
+    ) -> None:
+        complete(tenant, "order-1", "100.00")
+        spends(tenant, 100)
+        cancel(tenant, "order-1")
+        assert balances(tenant) == (-100, 0)
+        tenant.http.put("/v1/admin/program", json={"PointsExpireAfterDays": 30})
+        # An order completed 60 days ago: its 80 points were spendable for 30 days, long past.
+        late = {
+            "OriginalId": "order-2",
+            "Customer": {"OriginalId": ANA},
+            "OrderTotal": "80.00",
+            "IsCompleted": True,
+            "OrderCompletedDate": (server.clock() - timedelta(days=60)).isoformat(),
+        }
+        assert tenant.http.post("/v1/pvt/Order", json=late).status_code == 200
+        assert balances(tenant) == (-100, 0)
+        # Earned and lost at once, as they would be by a customer who owes nothing.
+        history = points_of(tenant, ANA)["PointHistory"]
+        assert [(h["Points"], h["PointType"]) for h in history[:2]] == [(-80, 4), (80, 2)]
+
     def test_points_back_to_a_lot_that_expired_meanwhile_pay_nothing(
         self, server: Server, clock: Clock, tenant: TenantHandle
     ) -> None:

@@ -106,6 +106,39 @@ class TestRoundingDown:
     def test_cents_exact(self, value: str, exact: bool) -> None:
         assert money.cents_exact(Decimal(value)) is exact
 
+    @pytest.mark.parametrize(
+        ("point_value", "step"),
+        [
+            ("0.01", 1),
+            ("0.25", 1),
+            ("2", 1),
+            ("0.005", 2),
+            ("0.015", 2),
+            ("0.003", 10),
+            ("0.000001", 10000),
+        ],
+    )
+    def test_cent_step_is_the_fewest_points_worth_whole_cents(
+        self, point_value: str, step: int
+    ) -> None:
+        value = Decimal(point_value)
+        assert money.cent_step(value) == step
+        assert money.cents_exact(step * value)
+        assert not any(money.cents_exact(n * value) for n in range(1, step))
+
+    @given(
+        points=st.integers(min_value=0, max_value=10**9),
+        point_value=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal(1000), places=6),
+    )
+    def test_floor_whole_cents_keeps_the_most_points_worth_whole_cents(
+        self, points: int, point_value: Decimal
+    ) -> None:
+        kept = money.floor_whole_cents(points, point_value)
+        assert 0 <= kept <= points
+        # Worth exactly what is shown for them, and no point more would be.
+        assert money.to_money(kept, point_value) == kept * point_value
+        assert points - kept < money.cent_step(point_value)
+
 
 class TestDocument:
     @pytest.mark.parametrize(

@@ -147,6 +147,33 @@ class TestValidation:
         response = order(tenant, "o", OrderTotal="-1.00")
         assert (response.status_code, response.json()["CodeName"]) == (400, "ValidationError")
 
+    @pytest.mark.parametrize("quantity", ["1E-999999", "0.1234567"])
+    def test_a_quantity_has_at_most_six_places(self, tenant: TenantHandle, quantity: str) -> None:
+        product = {"OriginalId": "p1", "ProductPrice": "1.00"}
+        response = order(
+            tenant, "o", OrderTotal="10.00", Products=[{**product, "Quantity": quantity}]
+        )
+        assert (response.status_code, response.json()["CodeName"]) == (400, "InvalidValue")
+        weighed = order(
+            tenant, "o", OrderTotal="10.00", Products=[{**product, "Quantity": "0.125"}]
+        )
+        assert weighed.status_code == 200, weighed.text
+
+    def test_an_order_id_with_a_slash_is_read_and_cancelled_like_any_other(
+        self, tenant: TenantHandle
+    ) -> None:
+        complete(tenant, "2026/0001", "10.00")
+        found = tenant.http.get("/v1/pvt/Order/2026%2F0001")
+        assert (found.status_code, found.json()["OriginalId"]) == (200, "2026/0001"), found.text
+        refunded = tenant.http.post(
+            "/v1/pvt/POS/2026%2F0001/partialcancel", json={"ValueToRefund": "4.00"}
+        )
+        assert refunded.status_code == 200, refunded.text
+        assert balance(tenant) == 6
+        cancelled = tenant.http.post("/v1/pvt/POS/orders/2026%2F0001/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert balance(tenant) == 0
+
     def test_unknown_order(self, tenant: TenantHandle) -> None:
         response = tenant.http.get("/v1/pvt/Order/nope")
         assert (response.status_code, response.json()["CodeName"]) == (404, "OrderNotFound")

@@ -143,6 +143,13 @@ class TestBase:
         purchase = Purchase(total=D("50.00"), items=(Item(D("10.50"), D(2)),))
         assert base(DEFAULT_RULE, purchase) == D("21.00")
 
+    def test_items_never_count_for_more_than_the_total(self) -> None:
+        # Items 1 x 100.00 on a purchase of 10.00: cashback may pay for 10.00 at most.
+        purchase = Purchase(total=D("10.00"), items=(Item(D("100.00"), D(1)),))
+        assert base(DEFAULT_RULE, purchase) == D("10.00")
+        rule = make_rule(Base=RedemptionBase.total_minus_discount)
+        assert base(rule, replace(purchase, discount=D("4.00"))) == D("6.00")
+
     def test_excluded_sku_is_left_out(self) -> None:
         # 2 x 10.00 = 20.00 counts; the 5.00 cigarette pack (excluded SKU) does not.
         rule = make_rule(ExcludedSkus=["CIGARRO"])

@@ -7,6 +7,8 @@ with the automatic ledger check (conftest).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,7 +16,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Clock, Server, TenantHandle, add_points, points_of, run_jobs_once, upsert
+from fidelis.customer import service as customer_service
+from fidelis.db.engine import Database
+from tests.conftest import (
+    Clock,
+    Server,
+    TenantHandle,
+    add_points,
+    points_of,
+    run_async,
+    run_jobs_once,
+    upsert,
+)
 
 ANA = "ana@example.com"
 
@@ -56,9 +69,13 @@ def ana_with(tenant: TenantHandle, points: int) -> None:
         assert add_points(tenant, ANA, points).status_code == 200
 
 
-def set_rule(tenant: TenantHandle, **rule: Any) -> None:
-    response = tenant.http.put("/v1/admin/program", json={"RedemptionRule": rule})
+def set_program(tenant: TenantHandle, **settings: Any) -> None:
+    response = tenant.http.put("/v1/admin/program", json=settings)
     assert response.status_code == 200, response.text
+
+
+def set_rule(tenant: TenantHandle, **rule: Any) -> None:
+    set_program(tenant, RedemptionRule=rule)
 
 
 class TestLock:
@@ -158,6 +175,34 @@ class TestLock:
         assert error_of(clash) == (409, "IDEMPOTENCY_KEY_CONFLICT")
         assert balances(tenant) == (700, 300)
 
+    @pytest.mark.parametrize(
+        "changed",
+        [{"custom_data": {"pedido": "B-2"}}, {"seller_id": "vendedor-2"}, {"order_voucher": "X"}],
+    )
+    def test_lock_key_sent_again_with_other_details_conflicts(
+        self, tenant: TenantHandle, changed: dict[str, Any]
+    ) -> None:
+        ana_with(tenant, 1000)
+        sent = {"custom_data": {"pedido": "A-1"}, "seller_id": "vendedor-1", "order_voucher": "P"}
+        first = ok(lock(tenant, "3.00", lock_key="k-1", **sent))
+        assert ok(lock(tenant, "3.00", lock_key="k-1", **sent)) == first
+        clash = lock(tenant, "3.00", lock_key="k-1", **{**sent, **changed})
+        assert error_of(clash) == (409, "IDEMPOTENCY_KEY_CONFLICT")
+        assert balances(tenant) == (700, 300)
+
+    def test_a_lock_holds_only_points_worth_the_whole_cents_it_shows(
+        self, tenant: TenantHandle
+    ) -> None:
+        set_program(tenant, PointValue="0.005")  # two points a centavo
+        ana_with(tenant, 3)  # R$ 0.015
+        assert ok(call(tenant, "simulate", {"customer_id": ANA, "total": "100.00"}))["value"] == (
+            "0.01"
+        )
+        token = token_of(tenant, "100.00")
+        assert balances(tenant) == (1, 2)  # R$ 0.01 held, the half centavo left
+        assert ok(call(tenant, "commit", {"lock_token": token}))["value"] == "0.01"
+        assert balances(tenant) == (1, 0)
+
     def test_unknown_customer_and_bad_input(self, tenant: TenantHandle) -> None:
         ana_with(tenant, 1000)
         assert error_of(call(tenant, "lock", {"customer_id": "x", "total": "1"})) == (
@@ -171,6 +216,16 @@ class TestLock:
             {"customer_id": ANA, "total": "100000000.00"},
             {"customer_id": "", "total": "1"},
             {"customer_id": ANA, "total": "abc"},
+            {
+                "customer_id": ANA,
+                "total": "1",
+                "products": [{"price": "1", "quantity": "1E-999999"}],
+            },
+            {
+                "customer_id": ANA,
+                "total": "1",
+                "products": [{"price": "1", "quantity": "0.1234567"}],
+            },
         ):
             response = call(tenant, "lock", body)
             assert error_of(response) == (400, "INVALID_ARGUMENT"), body
@@ -300,6 +355,47 @@ class TestCommitAndRollback:
             assert errors <= {"LOCK_ROLLED_BACK", "LOCK_EXPIRED"}
             assert balances(tenant) == (1000, 0)
         assert all(a.status_code in (200, 409) for a in answers)
+
+    @pytest.mark.parametrize(
+        ("path", "answer"), [("commit", (409, "LOCK_EXPIRED")), ("rollback", (200, "expired"))]
+    )
+    def test_a_request_that_waited_out_the_expiry_answers_expired(
+        self, server: Server, clock: Clock, tenant: TenantHandle, path: str, answer: Any
+    ) -> None:
+        # Sent a second before the lock runs out, the request waits for the customer while a
+        # writer that came after the expiry (the job, another request) settles it: the expiry
+        # won, and the request answers that instead of failing on the hold it no longer has.
+        tenant.http.put("/v1/admin/program", json={"LockTtlSeconds": 60})
+        ana_with(tenant, 1000)
+        token = token_of(tenant, "6.00")
+        clock.advance(seconds=59)
+        sent: dict[str, httpx.Response] = {}
+
+        def send() -> None:
+            with tenant.client() as client:
+                sent["answer"] = client.post(
+                    f"/v1/rewards/{path}",
+                    json={"lock_token": token},
+                    headers={"brand": tenant.slug},
+                )
+
+        async def settle_after_the_expiry(db: Database) -> None:
+            async with db.write() as conn:
+                customer = await customer_service.get(conn, tenant.id, ANA)
+                later = server.clock() + timedelta(seconds=2)
+                await customer_service.lock_by_id(conn, tenant.id, customer.id, now=later)
+                sender.start()
+                await asyncio.sleep(1.5)  # the request now waits for the customer
+
+        sender = threading.Thread(target=send)
+        run_async(server.database_url, settle_after_the_expiry)
+        sender.join(timeout=30)
+        response = sent["answer"]
+        if answer[0] == 200:
+            assert (response.status_code, response.json()) == (200, {"status": answer[1]})
+        else:
+            assert error_of(response) == answer
+        assert balances(tenant) == (1000, 0)
 
     def test_concurrent_locks_of_one_customer_never_exceed_the_balance(
         self, tenant: TenantHandle

@@ -237,7 +237,7 @@ def _install_error_mappers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         if all(error.get("type") == "decimal_max_places" for error in exc.errors()):
-            # Amounts carry at most two places; more is `InvalidValue`, whatever the field.
+            # Amounts carry at most two places and quantities six; more is `InvalidValue`.
             return mapped(request, InvalidValue(_describe(exc)))
         return mapped(request, InvalidField(_describe(exc)))
 

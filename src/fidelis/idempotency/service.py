@@ -20,11 +20,19 @@ def request_hash(endpoint: str, customer: int | str | None, fields: dict[str, An
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Beyond this many digits either side of the point, a number is spelled in its shortest
+# scientific form instead: written out, `1E-999999` would be a megabyte to hash.
+_WRITTEN_OUT = 28
+
+
 def _canonical(value: object) -> str:
     if isinstance(value, Decimal) and value.is_finite():
         # One spelling per value, with at least two places: the way amounts are mostly sent,
         # so a key stored before this rule (the text as sent) still matches its retry.
-        exponent = value.normalize().as_tuple().exponent
+        normal = value.normalize()
+        exponent = normal.as_tuple().exponent
         assert isinstance(exponent, int)
+        if -exponent > _WRITTEN_OUT or normal.adjusted() > _WRITTEN_OUT:
+            return str(normal)
         return f"{value:.{max(2, -exponent)}f}"
     return str(value)

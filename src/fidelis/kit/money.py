@@ -11,7 +11,9 @@ An amount the *caller* gives must convert exactly; it is never rounded (`to_poin
 
 from __future__ import annotations
 
+import functools
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from fractions import Fraction
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("99999999.99")
@@ -51,6 +53,18 @@ def floor_cents(value: Decimal) -> Decimal:
 
 def floor_points(value: Decimal) -> int:
     return int(value.to_integral_value(rounding=ROUND_DOWN))
+
+
+@functools.lru_cache(maxsize=256)
+def cent_step(point_value: Decimal) -> int:
+    """The fewest points worth a whole number of cents (1 when a point is)."""
+    return Fraction(point_value / CENT).denominator
+
+
+def floor_whole_cents(points: int, point_value: Decimal) -> int:
+    """The most points, up to `points`, worth a whole number of cents: what an amount the
+    program works out (a lock's) may hold, so that the points are worth exactly the R$ shown."""
+    return points - points % cent_step(point_value)
 
 
 def brl(value: Decimal) -> str:

@@ -78,7 +78,8 @@ async def credit(
 ) -> Transfer:
     """Give the customer `amount` points in a new lot (pending until `available_at`).
 
-    Points that become available pay off the customer's debt first.
+    Points that become available pay off the customer's debt first; points already past
+    `expires_at` expire at once and pay nothing.
     """
     available_at = available_at or now
     pending = available_at > now
@@ -109,6 +110,22 @@ async def credit(
         expires_at=expires_at,
         now=now,
     )
+    if not pending and expires_at is not None and expires_at <= now:
+        # Points already expired when they arrive (an order completed long ago) expire at
+        # once, as settling would find them: they pay no debt, as they could buy nothing.
+        lost = await repository.add_transfer(
+            conn,
+            tenant_id=tenant_id,
+            customer_id=customer_id,
+            type=TransferType.expiration,
+            amount=amount,
+            now=now,
+        )
+        await repository.consume_lots(
+            conn, tenant_id=tenant_id, transfer_id=lost.id, parts=[(lot_id, amount)]
+        )
+        await repository.set_lot_status(conn, tenant_id, [lot_id], LotStatus.expired)
+        return moved
     next_event = available_at if pending else expires_at
     if next_event is not None:
         await repository.lower_settle_at(conn, tenant_id, customer_id, next_event)

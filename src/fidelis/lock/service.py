@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.customer import service as customer_service
 from fidelis.errors import (
+    HoldNotActive,
     IdempotencyKeyConflict,
     InvalidValue,
     LockAlreadyCommitted,
@@ -43,7 +44,7 @@ from fidelis.idempotency.service import request_hash
 from fidelis.kit import money
 from fidelis.ledger import hotpath
 from fidelis.ledger import service as ledger
-from fidelis.ledger.model import Balances, Lot, PointType
+from fidelis.ledger.model import Balances, HoldStatus, Lot, PointType
 from fidelis.lock import repository
 from fidelis.lock.repository import CashbackLock, LockStatus
 from fidelis.program.schemas import ProgramSettings
@@ -96,7 +97,10 @@ def quote(
         return Quote(0, spendable, REFUSALS[capped.refusal])
     if spendable == 0:
         return Quote(0, 0, Reason.NO_BALANCE)
-    points = rule.limit_points(capped.value, program.PointValue, spendable)
+    # Down to the cent and to whole points: points worth exactly the value the lock shows.
+    points = money.floor_whole_cents(
+        rule.limit_points(capped.value, program.PointValue, spendable), program.PointValue
+    )
     return Quote(points, spendable, None if points else Reason.NOTHING_ELIGIBLE)
 
 
@@ -148,18 +152,20 @@ async def simulate(
 
 
 def _fingerprint(customer_id: int, request: LockRequest) -> str:
+    """The whole request: the purchase, and the seller, vouchers and custom data kept with
+    the lock (added only when sent, so a key stored before they counted still matches)."""
     purchase = request.purchase
-    return request_hash(
-        "lock",
-        customer_id,
-        {
-            "total": purchase.total,
-            "discount": purchase.discount,
-            "store": purchase.store,
-            "source": purchase.source,
-            "products": [[i.sku, i.category, i.unit_price, i.quantity] for i in purchase.items],
-        },
-    )
+    fields: dict[str, Any] = {
+        "total": purchase.total,
+        "discount": purchase.discount,
+        "store": purchase.store,
+        "source": purchase.source,
+        "products": [[i.sku, i.category, i.unit_price, i.quantity] for i in purchase.items],
+    }
+    kept = {k: v for k, v in request.details.items() if k not in ("store_id", "source")}
+    if kept:
+        fields["details"] = kept
+    return request_hash("lock", customer_id, fields)
 
 
 async def _replay(
@@ -266,7 +272,9 @@ async def lock_at_once(
     that OriginalId, nothing to hold, a reason, debt, something due, a key) or `check` fails:
     the caller then authenticates in full and runs `lock`, which decides.
     """
-    if request.lock_key is not None:
+    if request.lock_key is not None or money.cent_step(program.PointValue) != 1:
+        # A key to claim, or points worth fractions of a cent: a balance that limits the lock
+        # may need trimming to whole cents (`quote`), which the database's function does not do.
         return None
     # The rule's cap alone; the database limits it to the customer's balance.
     capped = quote(program, request.purchase, _UNBOUNDED)
@@ -366,15 +374,19 @@ async def commit(
                 f"value is more than the {money.to_money(locked.points, program.PointValue)} "
                 "this lock reserved."
             )
-    spent = await ledger.capture(
-        conn,
-        tenant_id=tenant_id,
-        hold_id=locked.hold_id,
-        amount=points,
-        now=now,
-        point_type=PointType.CashbackUsed,
-        reason=capture_reason(locked.id, order_ref),
-    )
+    try:
+        spent = await ledger.capture(
+            conn,
+            tenant_id=tenant_id,
+            hold_id=locked.hold_id,
+            amount=points,
+            now=now,
+            point_type=PointType.CashbackUsed,
+            reason=capture_reason(locked.id, order_ref),
+        )
+    except HoldNotActive as exc:
+        _raise_unless_expired(exc)
+        raise LockExpired() from None
     assert spent is not None
     changed = await repository.change(
         conn,
@@ -435,7 +447,11 @@ async def rollback(conn: AsyncConnection, *, tenant_id: int, token: str, now: da
         raise LockAlreadyCommitted()
     if status != LockStatus.active:
         return Resolved(locked, status)
-    await ledger.release(conn, tenant_id=tenant_id, hold_id=locked.hold_id, now=now)
+    try:
+        await ledger.release(conn, tenant_id=tenant_id, hold_id=locked.hold_id, now=now)
+    except HoldNotActive as exc:
+        _raise_unless_expired(exc)
+        return Resolved(locked, LockStatus.expired)
     changed = await repository.change(
         conn,
         tenant_id,
@@ -443,6 +459,15 @@ async def rollback(conn: AsyncConnection, *, tenant_id: int, token: str, now: da
         {"status": LockStatus.rolled_back.value, "resolved_at": now},
     )
     return Resolved(changed, changed.status)
+
+
+def _raise_unless_expired(exc: HoldNotActive) -> None:
+    """A lock still active at the request's `now` whose hold ran out all the same: a writer
+    that came after the expiry (the job, another request of the customer) settled it while
+    this request waited for the customer. The expiry won, and the request answers that; any
+    other state of the hold is a lock and hold out of step, raised as it is."""
+    if exc.details.get("status") != HoldStatus.expired:
+        raise exc
 
 
 async def give_back_for_order(

@@ -130,9 +130,12 @@ async def upsert(
         # Each of Products, Branch, SalesPerson and Metadatas sent replaces its old value; one
         # left out keeps it, like every other field of a re-post.
         changes["details"] = {**order.details, **report.details}
-    linked = await _link(conn, tenant_id, order, report.coupon or order.coupon, now)
-    if linked is not None:
-        changes["redemption_id"] = linked
+    if order.state != CANCELLED:
+        # A cancelled order is done with: its re-post must not spend a checkout's cashback
+        # that no cancel would give back.
+        linked = await _link(conn, tenant_id, order, report.coupon or order.coupon, now)
+        if linked is not None:
+            changes["redemption_id"] = linked
     await repository.change(conn, tenant_id, order.id, changes)
     order = await _reload(conn, tenant_id, order.original_id)
     if target == COMPLETED and order.state == PENDING:

@@ -4,8 +4,9 @@ One engine for every face that spends cashback on a purchase (PoS, checkout, loc
 the program's `RedemptionRule`:
 
 1. The **base** is what cashback may pay for: the sum of the eligible items (`unit price x
-   quantity`, items whose SKU or category is excluded left out) when items are given, else the
-   purchase total; with `Base = total_minus_discount` the purchase's other discounts come off.
+   quantity`, items whose SKU or category is excluded left out) when items are given, never more
+   than the purchase total when that is given too; else the purchase total; with
+   `Base = total_minus_discount` the purchase's other discounts come off.
 2. A purchase from a store or a source outside `AllowedStores` / `AllowedSources` (when those
    lists are not empty), or whose total is under `MinPurchaseValue`, may use nothing.
 3. The cap is `MaxPercentOfPurchase` % of the base, at most `MaxValue`, at most the base itself,
@@ -83,6 +84,10 @@ def base(rule: RedemptionRuleSettings, purchase: Purchase) -> Decimal | None:
             ),
             ZERO,
         )
+        if purchase.total is not None:
+            # Items worth more than the purchase's total (prices before its discounts, or a
+            # mistake) never let cashback pay for more than the customer pays.
+            value = min(value, purchase.total)
     elif purchase.total is not None:
         value = purchase.total
     else:

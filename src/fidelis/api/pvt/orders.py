@@ -108,13 +108,13 @@ async def upsert_order(body: OrderRequest, tenant: CurrentTenant, db: DB, now: N
 
 
 @router.post(
-    "/Order/{order_id}/cancel",
+    "/Order/{order_id:path}/cancel",
     summary="Cancel an order and take its points back",
     response_model=None,
     responses=CANCELLED,
 )
 @router.post(
-    "/POS/orders/{order_id}/cancel",
+    "/POS/orders/{order_id:path}/cancel",
     summary="PoS shortcut for the order cancel",
     response_model=None,
     responses=CANCELLED,
@@ -143,13 +143,13 @@ async def cancel_order(
 
 
 @router.post(
-    "/Order/{order_id}/partialcancel",
+    "/Order/{order_id:path}/partialcancel",
     summary="Refund part of an order",
     response_model=None,
     responses=PARTIALLY_CANCELLED,
 )
 @router.post(
-    "/POS/{order_id}/partialcancel",
+    "/POS/{order_id:path}/partialcancel",
     summary="PoS shortcut for the partial cancel",
     response_model=None,
     responses=PARTIALLY_CANCELLED,
@@ -179,7 +179,7 @@ async def partial_cancel(
 
 
 @router.get(
-    "/Order/{order_id}",
+    "/Order/{order_id:path}",
     summary="An order (bare)",
     response_model=None,
     responses=docs.responses(docs.Order, errors.OrderNotFound, body=False, path=True),

@@ -38,6 +38,10 @@ Amount = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_in
 Price = Annotated[
     Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)
 ]
+# How many of a product: at most six places (a weight), else `InvalidValue` as for amounts.
+ProductQuantity = Annotated[
+    Decimal, Field(ge=0, le=1_000_000, decimal_places=6, allow_inf_nan=False)
+]
 Key = Annotated[Text, Field(max_length=200)]
 ReasonText = Annotated[Text, Field(max_length=1000)]
 Operation = Annotated[StrictInt, Field(ge=0, le=1)]
@@ -113,7 +117,7 @@ class OrderProduct(_Body):
     OriginalId: Annotated[Text, Field(max_length=200)] | None = None
     Title: Annotated[Text, Field(max_length=500)] | None = None
     ProductPrice: Price | None = None
-    Quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] | None = None
+    Quantity: ProductQuantity | None = None
     ProductCategory: NamedRef | None = None
 
 
@@ -184,7 +188,7 @@ class PosRedeemRequest(CouponRedeemRequest):
 class CheckoutItem(_Body):
     ExternalProductId: Annotated[Text, Field(max_length=200)] | None = None
     Value: Amount = Field(description="Price of one unit (R$).")
-    Quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] = Decimal(1)
+    Quantity: ProductQuantity = Decimal(1)
 
 
 class CheckoutActionRequest(_Body):

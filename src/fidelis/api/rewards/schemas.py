@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from fidelis.api.pvt.schemas import Key, Text
+from fidelis.api.pvt.schemas import Key, ProductQuantity, Text
 from fidelis.kit.money import MAX_MONEY, cents_exact
 
 
@@ -44,7 +44,7 @@ class _Body(BaseModel):
 
 class Product(_Body):
     sku: Short | None = None
-    quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, allow_inf_nan=False)] = Decimal(1)
+    quantity: ProductQuantity = Decimal(1)
     price: Money = Field(description="Price of one unit.")
     category: Short | None = None
 
