@@ -113,17 +113,7 @@ async def credit(
     if not pending and expires_at is not None and expires_at <= now:
         # Points already expired when they arrive (an order completed long ago) expire at
         # once, as settling would find them: they pay no debt, as they could buy nothing.
-        lost = await repository.add_transfer(
-            conn,
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            type=TransferType.expiration,
-            amount=amount,
-            now=now,
-        )
-        await repository.consume_lots(
-            conn, tenant_id=tenant_id, transfer_id=lost.id, parts=[(lot_id, amount)]
-        )
+        await _expire(conn, tenant_id, customer_id, [(lot_id, amount)], now)
         await repository.set_lot_status(conn, tenant_id, [lot_id], LotStatus.expired)
         return moved
     next_event = available_at if pending else expires_at
@@ -132,6 +122,25 @@ async def credit(
     if not pending:
         await _repay_debt(conn, tenant_id, customer_id, [(lot_id, amount)], now)
     return moved
+
+
+async def _expire(
+    conn: AsyncConnection,
+    tenant_id: int,
+    customer_id: int,
+    parts: list[tuple[int, int]],
+    now: datetime,
+) -> None:
+    """Write off `(lot_id, points)` whose time has passed: one `Expiration` movement."""
+    moved = await repository.add_transfer(
+        conn,
+        tenant_id=tenant_id,
+        customer_id=customer_id,
+        type=TransferType.expiration,
+        amount=sum(points for _, points in parts),
+        now=now,
+    )
+    await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=parts)
 
 
 async def _repay_debt(
@@ -269,17 +278,7 @@ async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now
             lot = replace(lot, remaining=(await _remaining(conn, tenant_id, lot.id)))
         if status == LotStatus.available and lot.expires_at is not None and lot.expires_at <= now:
             if lot.free > 0:
-                moved = await repository.add_transfer(
-                    conn,
-                    tenant_id=tenant_id,
-                    customer_id=customer_id,
-                    type=TransferType.expiration,
-                    amount=lot.free,
-                    now=now,
-                )
-                await repository.consume_lots(
-                    conn, tenant_id=tenant_id, transfer_id=moved.id, parts=[(lot.id, lot.free)]
-                )
+                await _expire(conn, tenant_id, customer_id, [(lot.id, lot.free)], now)
             expired.append(lot.id)
             continue
         upcoming = lot.available_at if status == LotStatus.pending else lot.expires_at
@@ -650,17 +649,7 @@ async def reverse(
         )
         lost = [(lot.id, consumed) for lot, consumed in movements if _lost(lot, now)]
         if lost:
-            expired = await repository.add_transfer(
-                conn,
-                tenant_id=tenant_id,
-                customer_id=original.customer_id,
-                type=TransferType.expiration,
-                amount=sum(p for _, p in lost),
-                now=now,
-            )
-            await repository.consume_lots(
-                conn, tenant_id=tenant_id, transfer_id=expired.id, parts=lost
-            )
+            await _expire(conn, tenant_id, original.customer_id, lost, now)
         kept = [(lot, consumed) for lot, consumed in movements if not _lost(lot, now)]
         # A lot spent empty left settling's reckoning (it looks at open lots only): its expiry
         # is an event again.
