@@ -286,6 +286,16 @@ class TestUpsert:
         assert_error(response, 400, "ValidationError")
         assert_unknown(tenant, "cli-1")
 
+    def test_an_email_longer_than_allowed_in_lower_case_is_refused(
+        self, tenant: TenantHandle
+    ) -> None:
+        # 206 characters as sent; "İ" is two in lower case, so its lookup key would be 406.
+        response = post_upsert(tenant, {"OriginalId": "cli-1", "Email": "\u0130" * 200 + "@x.com"})
+        assert_error(response, 400, "ValidationError")
+        assert_unknown(tenant, "cli-1")
+        fits = "\u0130" * 100 + "@x.com"
+        assert upsert(tenant, "cli-1", Email=fits)["Email"] == fits
+
     @pytest.mark.parametrize(
         "body",
         [

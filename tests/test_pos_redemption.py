@@ -123,6 +123,28 @@ class TestRedeem:
         assert code_of(redeem(tenant, reward_id, Points=20)) == (400, "CashbackNotEnabled")
         assert balance(tenant) == 1000
 
+    def test_cashback_by_points_is_a_whole_number_of_cents(self, tenant: TenantHandle) -> None:
+        ana_with(tenant, 1000)
+        tenant.http.put("/v1/admin/program", json={"PointValue": "0.005"})
+        reward_id = reward(tenant, Title="Cashback", RewardType=CASHBACK)
+        # 3 points are R$ 0.015: spent in full, they could only be shown as R$ 0.01.
+        assert code_of(redeem(tenant, reward_id, Points=3)) == (400, "InvalidValue")
+        assert balance(tenant) == 1000
+        by_points = redeem(tenant, reward_id, Points=4)
+        assert by_points.json()["Result"]["Value"] == 0.02, by_points.text
+        assert balance(tenant) == 996
+
+    def test_without_a_purchase_value_the_redemption_rule_checks_nothing(
+        self, tenant: TenantHandle
+    ) -> None:
+        ana_with(tenant, 1000)
+        rule = {"AllowedStores": ["loja-1"], "AllowedSources": ["ecommerce"]}
+        tenant.http.put("/v1/admin/program", json={"RedemptionRule": rule})
+        reward_id = reward(tenant, Title="Cashback", RewardType=CASHBACK)
+        response = redeem(tenant, reward_id, Value="5.00")
+        assert code_of(response) == (200, None), response.text
+        assert balance(tenant) == 500
+
     def test_purchase_amounts_with_a_third_place_are_refused(self, tenant: TenantHandle) -> None:
         ana_with(tenant, 1000)
         reward_id = reward(tenant)

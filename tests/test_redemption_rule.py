@@ -275,6 +275,11 @@ class TestCap:
         purchase = Purchase(total=D("100.00"), store=store)
         assert cap(rule, purchase) == Cap(D(0), Refusal.store_not_allowed)
 
+    def test_an_unknown_purchase_is_not_checked_at_all(self) -> None:
+        # A till's redeem without PurchaseValue: nothing to hold against the rule.
+        rule = make_rule(AllowedStores=["loja-1"], AllowedSources=["pdv"])
+        assert cap(rule, Purchase()) == Cap(None)
+
     def test_allowed_store(self) -> None:
         rule = make_rule(AllowedStores=["loja-1"])
         purchase = Purchase(total=D("100.00"), store="loja-1")

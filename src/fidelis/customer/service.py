@@ -24,6 +24,8 @@ from fidelis.tenant.keys import KeyCheck
 
 POINTS_HISTORY_SIZE = 20
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The longest e-mail stored, as sent and as its lower-case lookup key (`customer.email_key`).
+EMAIL_MAX = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +191,11 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
             email = email.strip()
             if not EMAIL.match(email):
                 raise InvalidField("Email is not a valid e-mail address")
-            values["email"], values["email_key"] = email, email.lower()
+            key = email.lower()
+            if len(key) > EMAIL_MAX:
+                # Lower case can be longer ("İ" is two characters): the key is stored too.
+                raise InvalidField(f"Email is longer than {EMAIL_MAX} characters in lower case")
+            values["email"], values["email_key"] = email, key
         else:
             values["email"], values["email_key"] = None, None
     if "document" in values:

@@ -14,8 +14,8 @@ the program's `RedemptionRule`:
 4. The limit in points is the cap converted at `PointValue` and rounded down to whole points,
    at most the customer's spendable points.
 
-A purchase about which nothing is known (no total, no items) is not capped: the limit is the
-customer's balance.
+A purchase about which nothing is known (no total, no items) is not capped, whatever its store
+and source: the limit is the customer's balance.
 """
 
 from __future__ import annotations
@@ -108,13 +108,16 @@ def gross(purchase: Purchase) -> Decimal | None:
 
 def cap(rule: RedemptionRuleSettings, purchase: Purchase) -> Cap:
     """Steps 1-3: the R$ cap of cashback on this purchase."""
+    if not purchase.known:
+        # Nothing is known of it (a till's redeem without `PurchaseValue`): nothing to check,
+        # its store and source included.
+        return Cap(None)
     if rule.AllowedStores and purchase.store not in rule.AllowedStores:
         return Cap(ZERO, Refusal.store_not_allowed)
     if rule.AllowedSources and purchase.source not in rule.AllowedSources:
         return Cap(ZERO, Refusal.source_not_allowed)
     on = base(rule, purchase)
-    if on is None:
-        return Cap(None)
+    assert on is not None, "a known purchase has a base"
     total = gross(purchase)
     if total is not None and total < rule.MinPurchaseValue:
         return Cap(ZERO, Refusal.below_minimum)

@@ -352,7 +352,10 @@ def _cost(
         if request.points <= 0:
             raise InvalidValue("Points must be greater than zero.")
         points = request.points
-        value = money.to_money(points, program.PointValue)
+        value = points * program.PointValue
+        if not money.cents_exact(value):
+            # Spent in full but shown (and refunded) in cents: it must be a whole number of them.
+            raise InvalidValue(f"{points} points are R$ {value}, not a whole number of cents.")
     if not 0 < points <= money.MAX_POINTS:
         raise InvalidValue("Value is out of range.")
     return points, int(value * 100)
