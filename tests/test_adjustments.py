@@ -637,6 +637,21 @@ class TestCashback:
     def test_unknown_customer_is_404(self, tenant: TenantHandle) -> None:
         assert_refused(tenant, "ghost", "cashback", cashback_body(1), 404, "CustomerNotFound")
 
+    @pytest.mark.parametrize("number", ["0.1000000000000000001", "12345678.9999999999999"])
+    def test_a_json_number_is_read_exactly_never_through_a_float(
+        self, tenant: TenantHandle, number: str
+    ) -> None:
+        # As floats these are 0.1 and 12345679.0: amounts of two places, silently rounded.
+        upsert(tenant, "ana")
+        raw = '{"Value": ' + number + ', "OperationType": 0, "Reason": "x"}'
+        response = tenant.http.post(
+            "/v1/pvt/Customer/ana/cashback",
+            content=raw.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert (response.status_code, response.json()["CodeName"]) == (400, "InvalidValue")
+        assert points_of(tenant, "ana")["PointsBalance"] == 0
+
     @pytest.mark.parametrize(
         "value",
         [

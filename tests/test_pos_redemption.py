@@ -134,6 +134,21 @@ class TestRedeem:
         assert by_points.json()["Result"]["Value"] == 0.02, by_points.text
         assert balance(tenant) == 996
 
+    def test_a_purchase_value_sent_as_a_long_json_number_is_read_exactly(
+        self, tenant: TenantHandle
+    ) -> None:
+        ana_with(tenant, 1000)
+        reward_id = reward(tenant, MinimalValue=50)
+        # As a float 49.999999999999999999 is 50.0, enough for the minimum; as written it has
+        # more than two places (and is under 50 anyway).
+        response = tenant.http.post(
+            f"/v1/pvt/POS/rewards/{reward_id}/redeem",
+            content=b'{"CustomerId": "ana", "PurchaseValue": 49.999999999999999999}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert code_of(response) == (400, "InvalidValue"), response.text
+        assert balance(tenant) == 1000
+
     def test_without_a_purchase_value_the_redemption_rule_checks_nothing(
         self, tenant: TenantHandle
     ) -> None:

@@ -12,20 +12,24 @@ endpoint takes; when every parameter is of these kinds:
 - at most one body parameter, a pydantic model taking the whole JSON body;
 - dependencies that take only the `Request` (no sub-dependencies, no `yield`),
 
-and the endpoint is a coroutine answering a `Response`, a request is served by the plan:
-path parameters validated, the body validated from its bytes, the dependencies awaited, the
-endpoint called. Whatever the plan does not take as it is goes to FastAPI's own handler,
-unchanged: a body that is not `application/json`, a parameter that fails validation, an app
-with dependency overrides (the tests compare both handlers so). The plan decides before it
-calls anything, so a request it hands over has run nothing, and every error answer is
-FastAPI's and the app's error mappers', as before.
+and the endpoint is a coroutine answering a `Response`, a request is served by the plan: path
+parameters validated, the body validated from its JSON (parsed once for either handler, its
+numbers exactly: `_read_json_exactly`), the dependencies awaited, the endpoint called. Whatever
+the plan does not take as it is goes to FastAPI's own handler, unchanged: a body that is not
+`application/json`, a parameter that fails validation, an app with dependency overrides (the
+tests compare both handlers so). The plan decides before it calls anything, so a request it
+hands over has run nothing, and every error answer is FastAPI's and the app's error mappers',
+as before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from fastapi.dependencies.models import Dependant
@@ -44,13 +48,13 @@ class QuickRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         full = super().get_route_handler()
         plan = _Plan.of(self)
-        if plan is None:
-            return full
 
         async def handle(request: Request) -> Response:
-            values = await plan.bind(request)
+            await _read_json_exactly(request)
+            values = None if plan is None else await plan.bind(request)
             if values is None:
                 return await full(request)
+            assert plan is not None
             for names, call in plan.dependencies:
                 value = await call(request)
                 for name in names:
@@ -136,11 +140,26 @@ class _Plan:
             name, model = self.body
             if request.headers.get("content-type") != "application/json":
                 return None
+            if not hasattr(request, "_json"):
+                return None  # not JSON: FastAPI's handler says so
             try:
-                values[name] = model.model_validate_json(await request.body())
+                values[name] = model.model_validate(await request.json())
             except ValidationError:
                 return None
         return values
+
+
+async def _read_json_exactly(request: Request) -> None:
+    """Parse a JSON body once for whichever handler serves it (`Request.json()`), a number with
+    a fraction or an exponent as a `Decimal`: pydantic reads a JSON number as a float even for a
+    `Decimal` field, and a float rounds an amount of 16 digits or more (0.1000000000000000001
+    became 0.1, an amount of two places). A body that does not parse is left to FastAPI's
+    handler, which answers it."""
+    body = await request.body()
+    if not body or "json" not in request.headers.get("content-type", "json"):
+        return
+    with contextlib.suppress(ValueError, RecursionError):
+        request._json = json.loads(body, parse_float=Decimal)
 
 
 def _answers_response(endpoint: Callable[..., Any]) -> bool:
