@@ -333,6 +333,8 @@ def test_a_removal_over_the_balance_shows_the_error_and_changes_nothing(
             {"operation": "add", "points": "10", "reason": "x", "customer_reason": "y" * 300},
             "CustomerReason",
         ),
+        # The API's limit on the internal reason holds on every face (the column's size).
+        ({"operation": "add", "points": "10", "reason": "x" * 1001}, "longer than 1000"),
     ],
 )
 def test_bad_adjustments_are_refused(

@@ -24,6 +24,7 @@ from fidelis.errors import (
     CustomerDisabled,
     CustomerReasonTooLong,
     FidelisError,
+    InvalidField,
     InvalidValue,
     OperationTypeMismatch,
     PointsCannotBeZero,
@@ -41,6 +42,7 @@ from fidelis.tenant.keys import KeyCheck
 
 ADD, REMOVE = 0, 1
 CUSTOMER_REASON_MAX = 255
+REASON_MAX = 1000  # `transfer.reason`; the API's schema refuses more before this does
 CHANGE_KEY_SCOPE = "change"
 
 
@@ -228,12 +230,16 @@ def _checked_request(change: Change, points: int) -> str | None:
     as stored (sanitized, None when blank).
 
     Raises:
-        OperationTypeMismatch, ReasonRequired, CustomerReasonTooLong.
+        OperationTypeMismatch, ReasonRequired, InvalidField (a reason too long),
+        CustomerReasonTooLong.
     """
     if (change.operation == ADD) != (points > 0):
         raise OperationTypeMismatch()
     if blank(change.reason):
         raise ReasonRequired()
+    if len(change.reason or "") > REASON_MAX:
+        # Every caller, the console's form too: the column holds no more.
+        raise InvalidField(f"Reason is longer than {REASON_MAX} characters.")
     if blank(change.customer_reason):
         return None
     customer_reason = strip_html(change.customer_reason or "")
