@@ -56,6 +56,13 @@ class TestSearch:
         assert original_ids(search(people, "529.982")) == ["ana-1"]
         assert original_ids(search(people, "nobody")) == []
 
+    def test_accented_letters_in_any_case(self, tenant: TenantHandle) -> None:
+        upsert(tenant, "c-1", Name="Érica Álvares")
+        upsert(tenant, "JOÃO-7", Name="João")
+        for query in ("Érica", "érica", "ÁLVARES"):
+            assert original_ids(search(tenant, query)) == ["c-1"], query
+        assert original_ids(search(tenant, "joão-")) == ["JOÃO-7"]
+
     def test_like_wildcards_are_taken_literally(self, people: TenantHandle) -> None:
         assert original_ids(search(people, "%")) == ["50%_off"]
         assert original_ids(search(people, "_")) == ["50%_off"]

@@ -383,6 +383,13 @@ async def _guard() -> AsyncIterator[None]:
         raise
 
 
+LOWER_SQLITE = "unicode_lower"
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
     """WAL, foreign keys, and our own BEGIN (pysqlite's implicit one cannot be IMMEDIATE)."""
 
@@ -395,6 +402,9 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
+        # SQLite's own lower() changes ASCII letters only ("É" stays "É"): searches that
+        # ignore case call this one, Python's (`LOWER_SQLITE`).
+        dbapi_connection.create_function(LOWER_SQLITE, 1, _lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

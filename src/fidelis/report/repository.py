@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.customer import repository as customer_repository
 from fidelis.customer.repository import Customer
+from fidelis.db.engine import LOWER_SQLITE
 from fidelis.db.tables import (
     account,
     cashback_lock,
@@ -212,10 +213,12 @@ async def search_customers(
     conditions = []
     if text:
         pattern = _like(text.lower())
+        # Lower case as Python writes it, on both databases (SQLite's lower() is ASCII only).
+        lower = getattr(func, LOWER_SQLITE) if conn.dialect.name == "sqlite" else func.lower
         conditions += [
-            func.lower(customer.c.name).like(pattern, escape="\\"),
+            lower(customer.c.name).like(pattern, escape="\\"),
             customer.c.email_key.like(pattern, escape="\\"),
-            func.lower(customer.c.original_id).like(pattern, escape="\\"),
+            lower(customer.c.original_id).like(pattern, escape="\\"),
         ]
     if document_digits:
         conditions.append(customer.c.document.like(_like(document_digits), escape="\\"))
