@@ -420,6 +420,25 @@ def test_bad_serve_options_are_one_line_naming_the_option(
     one_line_error(fidelis(server.database_url, "serve", *args), f"invalid {option}:")
 
 
+@pytest.mark.parametrize(
+    ("args", "mention"),
+    [
+        (["serve", "--port", "abc"], "'--port'"),
+        (["tenant", "create", "--slug", "x"], "'--name'"),
+        (["customers", "import", "--tenant", "a", "--batch-size", "0", "f.csv"], "--batch-size"),
+        (["jobs", "run", "--once", "--interval", "abc"], "'--interval'"),
+        (["no-such-command"], "no-such-command"),
+    ],
+)
+def test_what_the_parser_refuses_is_one_line_too(
+    server: Server, args: list[str], mention: str
+) -> None:
+    done = fidelis(server.database_url, *args)
+    one_line_error(done, "error: ")
+    assert mention in done.stderr
+    assert done.returncode == 2  # a usage error
+
+
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'fidelis.db'}"
     one_line_error(fidelis(url, "migrate"))

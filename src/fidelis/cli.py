@@ -644,4 +644,16 @@ def main() -> None:
         except UnicodeEncodeError:
             typer.echo(f"error: argument {position} is not valid UTF-8", err=True)
             sys.exit(2)  # a usage error, as the parser's own
-    app()
+    try:
+        # Not standalone: the parser's own errors come here instead of its framed, multi-line
+        # panel, and print as one line as every other error does.
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:
+        context = getattr(exc, "ctx", None)
+        hint = f" (see {context.command_path} --help)" if context is not None else ""
+        typer.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
