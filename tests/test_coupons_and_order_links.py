@@ -138,6 +138,22 @@ class TestCouponRedeem:
         assert (clash.status_code, clash.json()["CodeName"]) == (409, "IdempotencyKeyConflict")
         assert balance(tenant) == 400
 
+    def test_a_till_redeem_key_sent_to_the_coupon_redeem_is_a_conflict(
+        self, tenant: TenantHandle
+    ) -> None:
+        # The same body otherwise (a till redeem that forces its coupon): another endpoint is
+        # another request.
+        customers_with(tenant, 500)
+        reward_id = reward(tenant)
+        till = tenant.http.post(
+            f"/v1/pvt/POS/rewards/{reward_id}/redeem",
+            json={"CustomerId": ANA, "OriginalKey": "k-2", "ForceGenerateCoupon": True},
+        )
+        assert till.status_code == 200, till.text
+        clash = coupon_redeem(tenant, reward_id, OriginalKey="k-2")
+        assert (clash.status_code, clash.json()["CodeName"]) == (409, "IdempotencyKeyConflict")
+        assert balance(tenant) == 400
+
     def test_expired_and_cancelled_coupons_are_not_available(
         self, tenant: TenantHandle, clock: Clock
     ) -> None:

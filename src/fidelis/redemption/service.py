@@ -96,6 +96,9 @@ class RedeemRequest:
     # What the till said of the purchase (PurchaseValue, DiscountValue, Products), if anything.
     purchase: rule.Purchase = field(default_factory=rule.Purchase)
     details: dict[str, Any] = field(default_factory=dict)
+    # Which endpoint it came to ("pos-redeem", "coupon-redeem"): part of "the same request" for
+    # its OriginalKey.
+    endpoint: str = "pos-redeem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +141,7 @@ async def redeem(
         raise RewardNotFound(f"reward {request.reward_id} not found")
     if request.original_key is not None:
         fingerprint = request_hash(
-            "pos-redeem",
+            request.endpoint,
             customer.id,
             {
                 "RewardId": reward.id,

@@ -108,6 +108,7 @@ async def _redeem(
     reward_id: int,
     body: CouponRedeemRequest,
     *,
+    endpoint: str,
     coupon: bool,
     origin: int | None,
     tenant: Tenant,
@@ -128,6 +129,7 @@ async def _redeem(
         force_coupon=coupon,
         purchase=purchase_of(body),
         details={k: v for k, v in details.items() if v},
+        endpoint=endpoint,
     )
     async with db.write(queue=f"{tenant.id}:{body.CustomerId}") as conn:
         done = await redemption_service.redeem(
@@ -155,6 +157,7 @@ async def redeem(
     return await _redeem(
         reward_id,
         body,
+        endpoint="pos-redeem",
         coupon=body.ForceGenerateCoupon,
         origin=body.RedeemOrigin,
         tenant=tenant,
@@ -174,7 +177,16 @@ async def redeem_coupon(
     reward_id: DbId, body: CouponRedeemRequest, tenant: CurrentTenant, db: DB, now: Now
 ) -> JSONResponse:
     origin = API_ORIGIN if body.RedeemOrigin is None else body.RedeemOrigin
-    return await _redeem(reward_id, body, coupon=True, origin=origin, tenant=tenant, db=db, now=now)
+    return await _redeem(
+        reward_id,
+        body,
+        endpoint="coupon-redeem",
+        coupon=True,
+        origin=origin,
+        tenant=tenant,
+        db=db,
+        now=now,
+    )
 
 
 @router.post(
