@@ -120,7 +120,17 @@ class TestShape:
         assert code_name(response) == (400, "ValidationError")
         assert points_of(tenant, ANA)["PointsBalance"] == 0
 
-    @pytest.mark.parametrize("value", ["1e400", "99999999999999999999.99", "1e-400", "NaN"])
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "1e400",
+            "99999999999999999999.99",
+            "1e-400",
+            "NaN",
+            "1e99999999999999999999999999",  # beyond what a Decimal holds
+            "-99999999999999999999",  # beyond 64 bits
+        ],
+    )
     def test_absurd_money_is_refused(self, tenant: TenantHandle, value: str) -> None:
         upsert(tenant, ANA)
         body = '{"Value": ' + value + ', "OperationType": 0, "Reason": "x"}'
@@ -134,10 +144,26 @@ class TestShape:
         assert name in {"ValidationError", "InvalidValue"}
         assert points_of(tenant, ANA)["PointsBalance"] == 0
 
+    @pytest.mark.parametrize(
+        "path",
+        ["/v1/pvt/Order/o-1/cancel", "/v1/pvt/Customer/ana/cashback", "/v1/rewards/lock"],
+    )
+    def test_a_number_beyond_a_decimal_is_never_a_500(
+        self, tenant: TenantHandle, path: str
+    ) -> None:
+        huge = "1e99999999999999999999999999"
+        response = tenant.http.post(
+            path,
+            content=f'{{"Value": {huge}, "total": {huge}}}'.encode(),
+            headers={"content-type": "application/json", "brand": tenant.slug},
+        )
+        no_trace(response)
+        assert 400 <= response.status_code < 500, response.text
+
     def test_absurd_numbers_on_the_reservation_face(self, tenant: TenantHandle) -> None:
         upsert(tenant, ANA)
         add_points(tenant, ANA, 100)
-        for total in ("1e400", "NaN", '"-5"', "[]", '{"a": 1}'):
+        for total in ("1e400", "NaN", '"-5"', "[]", '{"a": 1}', "1e99999999999999999999999999"):
             response = tenant.http.post(
                 "/v1/rewards/lock",
                 content='{"customer_id": "' + ANA + '", "total": ' + total + "}",

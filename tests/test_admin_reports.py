@@ -62,6 +62,10 @@ class TestSearch:
         for query in ("Érica", "érica", "ÁLVARES"):
             assert original_ids(search(tenant, query)) == ["c-1"], query
         assert original_ids(search(tenant, "joão-")) == ["JOÃO-7"]
+        # A letter whose lower case differs between Python and PostgreSQL ("İ"): each database
+        # lowers both sides the same way.
+        upsert(tenant, "c-2", Name="İlker")
+        assert original_ids(search(tenant, "İlker")) == ["c-2"]
 
     def test_like_wildcards_are_taken_literally(self, people: TenantHandle) -> None:
         assert original_ids(search(people, "%")) == ["50%_off"]

@@ -86,6 +86,18 @@ class TestApply:
         assert balances(tenant) == (0, 3000)
         assert record(tenant, result["RewardId"])["IsCanceled"] is False
 
+    def test_the_most_allowed_is_points_worth_whole_cents(self, tenant: TenantHandle) -> None:
+        tenant.http.put("/v1/admin/program", json={"PointValue": "0.005"})
+        ana_with(tenant, 3)  # R$ 0.015
+        response = apply(tenant, Total="120.00")
+        assert code(response) == (200, "CashbackApplied"), response.text
+        result = response.json()["Result"]
+        assert (money(result["CashbackValue"]), result["Point"]["Quantity"]) == (
+            Decimal("0.01"),
+            -2,
+        )
+        assert balances(tenant) == (1, 2)
+
     def test_the_total_and_the_rule_cap_the_amount(self, tenant: TenantHandle) -> None:
         ana_with(tenant, 10_000)
         result = apply(tenant, Total="45.50").json()["Result"]

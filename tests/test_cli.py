@@ -439,6 +439,16 @@ def test_what_the_parser_refuses_is_one_line_too(
     assert done.returncode == 2  # a usage error
 
 
+@pytest.mark.parametrize("args", [[], ["tenant"], ["jobs"]])
+def test_a_group_without_its_command_shows_its_help_and_no_error(
+    server: Server, args: list[str]
+) -> None:
+    done = fidelis(server.database_url, *args)
+    assert done.returncode == 2
+    assert "Usage" in done.stdout + done.stderr
+    assert "error:" not in done.stderr
+
+
 def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-folder' / 'fidelis.db'}"
     one_line_error(fidelis(url, "migrate"))

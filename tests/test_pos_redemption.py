@@ -149,16 +149,20 @@ class TestRedeem:
         assert code_of(response) == (400, "InvalidValue"), response.text
         assert balance(tenant) == 1000
 
-    def test_without_a_purchase_value_the_redemption_rule_checks_nothing(
+    def test_the_stores_and_sources_of_the_rule_do_not_hold_at_the_till(
         self, tenant: TenantHandle
     ) -> None:
+        # The reservation API's lists: a till names no store or source, so they cannot refuse
+        # it, whether it sends its purchase or not.
         ana_with(tenant, 1000)
         rule = {"AllowedStores": ["loja-1"], "AllowedSources": ["ecommerce"]}
         tenant.http.put("/v1/admin/program", json={"RedemptionRule": rule})
         reward_id = reward(tenant, Title="Cashback", RewardType=CASHBACK)
         response = redeem(tenant, reward_id, Value="5.00")
         assert code_of(response) == (200, None), response.text
-        assert balance(tenant) == 500
+        response = redeem(tenant, reward_id, Value="2.00", PurchaseValue="100.00")
+        assert code_of(response) == (200, None), response.text
+        assert balance(tenant) == 300
 
     def test_purchase_amounts_with_a_third_place_are_refused(self, tenant: TenantHandle) -> None:
         ana_with(tenant, 1000)

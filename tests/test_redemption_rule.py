@@ -272,28 +272,32 @@ class TestCap:
     @pytest.mark.parametrize("store", ["loja-2", None])
     def test_store_not_allowed(self, store: str | None) -> None:
         rule = make_rule(AllowedStores=["loja-1"])
-        purchase = Purchase(total=D("100.00"), store=store)
+        purchase = Purchase(total=D("100.00"), store=store, names_place=True)
         assert cap(rule, purchase) == Cap(D(0), Refusal.store_not_allowed)
 
-    def test_an_unknown_purchase_is_not_checked_at_all(self) -> None:
-        # A till's redeem without PurchaseValue: nothing to hold against the rule.
+    def test_a_face_that_names_no_place_is_not_held_to_the_lists(self) -> None:
+        # A till or a checkout: no store, no source to check, with or without a total.
         rule = make_rule(AllowedStores=["loja-1"], AllowedSources=["pdv"])
         assert cap(rule, Purchase()) == Cap(None)
+        assert cap(rule, Purchase(total=D("100.00"))) == Cap(D("100.00"), Refusal.none)
 
     def test_allowed_store(self) -> None:
         rule = make_rule(AllowedStores=["loja-1"])
-        purchase = Purchase(total=D("100.00"), store="loja-1")
+        purchase = Purchase(total=D("100.00"), store="loja-1", names_place=True)
         assert cap(rule, purchase) == Cap(D("100.00"), Refusal.none)
 
     @pytest.mark.parametrize("source", ["ecommerce", None])
     def test_source_not_allowed(self, source: str | None) -> None:
         rule = make_rule(AllowedSources=["pdv"])
-        purchase = Purchase(total=D("100.00"), source=source)
+        purchase = Purchase(total=D("100.00"), source=source, names_place=True)
         assert cap(rule, purchase) == Cap(D(0), Refusal.source_not_allowed)
 
     def test_allowed_source(self) -> None:
         rule = make_rule(AllowedSources=["pdv"])
-        assert cap(rule, Purchase(total=D("100.00"), source="pdv")).refusal == Refusal.none
+        assert (
+            cap(rule, Purchase(total=D("100.00"), source="pdv", names_place=True)).refusal
+            == Refusal.none
+        )
 
     def test_every_item_excluded_is_nothing_eligible(self) -> None:
         rule = make_rule(ExcludedSkus=["A", "B"])
@@ -348,6 +352,11 @@ class TestLimitPoints:
 
     def test_no_cap_with_negative_spendable_is_zero(self) -> None:
         assert limit_points(None, D("0.01"), -5) == 0
+
+    @pytest.mark.parametrize(("cap_value", "spendable"), [(None, 3), (D("0.015"), 100)])
+    def test_only_points_worth_whole_cents(self, cap_value: Decimal | None, spendable: int) -> None:
+        # At R$ 0.005 a point, 3 points are R$ 0.015: 2 of them (R$ 0.01) can be used.
+        assert limit_points(cap_value, D("0.005"), spendable) == 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,8 +495,14 @@ class TestOfferReasons:
         ("rule", "purchase"),
         [
             (make_rule(MinPurchaseValue=D("50.00")), Purchase(total=D("40.00"))),
-            (make_rule(AllowedStores=["loja-1"]), Purchase(total=D("40.00"), store="loja-2")),
-            (make_rule(AllowedSources=["pdv"]), Purchase(total=D("40.00"), source="app")),
+            (
+                make_rule(AllowedStores=["loja-1"]),
+                Purchase(total=D("40.00"), store="loja-2", names_place=True),
+            ),
+            (
+                make_rule(AllowedSources=["pdv"]),
+                Purchase(total=D("40.00"), source="app", names_place=True),
+            ),
             (make_rule(ExcludedSkus=["A"]), Purchase(items=(Item(D("9.00"), D(1), sku="A"),))),
         ],
         ids=["below-minimum", "store", "source", "nothing-eligible"],

@@ -652,8 +652,10 @@ def main() -> None:
         typer.echo("error: aborted", err=True)
         sys.exit(1)
     except typer.TyperException as exc:
-        context = getattr(exc, "ctx", None)
-        hint = f" (see {context.command_path} --help)" if context is not None else ""
-        typer.echo(f"error: {' '.join(exc.format_message().split())}{hint}", err=True)
+        message = " ".join(exc.format_message().split())
+        if message:  # none when a group without its command showed its help instead
+            context = getattr(exc, "ctx", None)
+            hint = f" (see {context.command_path} --help)" if context is not None else ""
+            typer.echo(f"error: {message}{hint}", err=True)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)

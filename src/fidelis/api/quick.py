@@ -50,9 +50,11 @@ class QuickRoute(APIRoute):
     def get_route_handler(self) -> Handler:
         full = super().get_route_handler()
         plan = _Plan.of(self)
+        takes_body = bool(self.dependant.body_params)
 
         async def handle(request: Request) -> Response:
-            await _read_json_exactly(request)
+            if takes_body:
+                await _read_json_exactly(request)
             values = None if plan is None else await plan.bind(request)
             if values is None:
                 return await full(request)
@@ -152,30 +154,44 @@ class _Plan:
 
 
 async def _read_json_exactly(request: Request) -> None:
-    """Parse a JSON body once for whichever handler serves it (`Request.json()`), a number with
-    a fraction or an exponent as a `Decimal`: pydantic reads a JSON number as a float even for a
-    `Decimal` field, and a float rounds an amount of 16 digits or more (0.1000000000000000001
-    became 0.1, an amount of two places). A body that does not parse is left to FastAPI's
+    """Parse a JSON body once, a number with a fraction or an exponent as a `Decimal`, where
+    whichever handler serves the request reads it: pydantic reads a JSON number as a float even
+    for a `Decimal` field, and a float rounds an amount of 16 digits or more (0.1000000000000000001
+    became 0.1, an amount of two places). FastAPI's handler reads the body by `Request.json()`,
+    which keeps what it parsed in the request's `_json`: set here, so both handlers see the same
+    exact document. A body that does not parse (nor would by `json.loads`) is left to FastAPI's
     handler, which answers it."""
+    if "json" not in request.headers.get("content-type", "json"):
+        return
     body = await request.body()
-    if not body or "json" not in request.headers.get("content-type", "json"):
+    if not body:
         return
     with contextlib.suppress(ValueError, RecursionError):
         request._json = _parsed(body)
 
 
-# A digit followed by a point or an exponent: where a JSON number may have a fraction (or a
-# string merely looks like one, which costs only the slower parser).
-_FRACTION = re.compile(rb"[0-9][.eE]")
+# Where orjson would not read a number exactly: a digit followed by a point or an exponent (a
+# fraction), or nineteen digits in a row (an integer it may not hold in 64 bits, read as a
+# float). A string that merely looks so costs only the slower parser.
+_INEXACT_FOR_ORJSON = re.compile(rb"[0-9][.eE]|[0-9]{19}")
 
 
 def _parsed(body: bytes) -> Any:
-    if _FRACTION.search(body) is None:
-        # Whole numbers only: orjson reads them as exactly as the standard parser, five times
-        # faster (a points add's body).
+    if _INEXACT_FOR_ORJSON.search(body) is None:
+        # orjson reads such a body as the standard parser does, several times faster (a points
+        # add's body).
         with contextlib.suppress(orjson.JSONDecodeError):
             return orjson.loads(body)
-    return json.loads(body, parse_float=Decimal)
+    return json.loads(body, parse_float=_exact)
+
+
+def _exact(text: str) -> Decimal | float:
+    """A JSON number with a fraction or an exponent, exactly; one beyond what `Decimal` holds
+    (`1e99999999999999999999999999`) is infinite, which every amount field refuses."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return float(text)
 
 
 def _answers_response(endpoint: Callable[..., Any]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 
@@ -29,10 +29,11 @@ def _canonical(value: object) -> str:
     if isinstance(value, Decimal) and value.is_finite():
         # One spelling per value, with at least two places: the way amounts are mostly sent,
         # so a key stored before this rule (the text as sent) still matches its retry.
-        normal = value.normalize()
+        # Normalized with every digit kept (the default context would round to 28 of them).
+        normal = value.normalize(Context(prec=max(len(value.as_tuple().digits), 1)))
         exponent = normal.as_tuple().exponent
         assert isinstance(exponent, int)
-        if -exponent > _WRITTEN_OUT or normal.adjusted() > _WRITTEN_OUT:
+        if -exponent > _WRITTEN_OUT or normal.adjusted() >= _WRITTEN_OUT:
             return str(normal)
         return f"{value:.{max(2, -exponent)}f}"
     return str(value)

@@ -97,10 +97,7 @@ def quote(
         return Quote(0, spendable, REFUSALS[capped.refusal])
     if spendable == 0:
         return Quote(0, 0, Reason.NO_BALANCE)
-    # Down to the cent and to whole points: points worth exactly the value the lock shows.
-    points = money.floor_whole_cents(
-        rule.limit_points(capped.value, program.PointValue, spendable), program.PointValue
-    )
+    points = rule.limit_points(capped.value, program.PointValue, spendable)
     return Quote(points, spendable, None if points else Reason.NOTHING_ELIGIBLE)
 
 
@@ -153,7 +150,8 @@ async def simulate(
 
 def _fingerprint(customer_id: int, request: LockRequest) -> str:
     """The whole request: the purchase, and the seller, vouchers and custom data kept with
-    the lock (added only when sent, so a key stored before they counted still matches)."""
+    the lock (added only when sent: a key stored before they counted still matches a retry
+    that sends none of them; one that does answers `IDEMPOTENCY_KEY_CONFLICT`)."""
     purchase = request.purchase
     fields: dict[str, Any] = {
         "total": purchase.total,

@@ -8,14 +8,16 @@ the program's `RedemptionRule`:
    than the purchase total when that is given too; else the purchase total; with
    `Base = total_minus_discount` the purchase's other discounts come off.
 2. A purchase from a store or a source outside `AllowedStores` / `AllowedSources` (when those
-   lists are not empty), or whose total is under `MinPurchaseValue`, may use nothing.
+   lists are not empty; only on the face that names them, the reservation API's locks), or
+   whose total is under `MinPurchaseValue`, may use nothing.
 3. The cap is `MaxPercentOfPurchase` % of the base, at most `MaxValue`, at most the base itself,
    rounded down to the cent (the one rounding rule, `kit/money.py`).
 4. The limit in points is the cap converted at `PointValue` and rounded down to whole points,
-   at most the customer's spendable points.
+   at most the customer's spendable points, and down to points worth whole cents (at
+   `PointValue` 0.005, 3 points are 2: R$ 0.01).
 
-A purchase about which nothing is known (no total, no items) is not capped, whatever its store
-and source: the limit is the customer's balance.
+A purchase about which nothing is known (no total, no items) is not capped: the limit is the
+customer's balance.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class Purchase:
     items: tuple[Item, ...] = ()
     store: str | None = None
     source: str | None = None
+    # Whether the face says where the purchase is made (`store`, `source`: the reservation
+    # API's locks); only then do the rule's `AllowedStores` and `AllowedSources` apply. The
+    # till and the checkout name neither, and a list they could never satisfy would turn all
+    # their cashback off.
+    names_place: bool = False
 
     @property
     def known(self) -> bool:
@@ -108,16 +115,14 @@ def gross(purchase: Purchase) -> Decimal | None:
 
 def cap(rule: RedemptionRuleSettings, purchase: Purchase) -> Cap:
     """Steps 1-3: the R$ cap of cashback on this purchase."""
-    if not purchase.known:
-        # Nothing is known of it (a till's redeem without `PurchaseValue`): nothing to check,
-        # its store and source included.
-        return Cap(None)
-    if rule.AllowedStores and purchase.store not in rule.AllowedStores:
-        return Cap(ZERO, Refusal.store_not_allowed)
-    if rule.AllowedSources and purchase.source not in rule.AllowedSources:
-        return Cap(ZERO, Refusal.source_not_allowed)
+    if purchase.names_place:
+        if rule.AllowedStores and purchase.store not in rule.AllowedStores:
+            return Cap(ZERO, Refusal.store_not_allowed)
+        if rule.AllowedSources and purchase.source not in rule.AllowedSources:
+            return Cap(ZERO, Refusal.source_not_allowed)
     on = base(rule, purchase)
-    assert on is not None, "a known purchase has a base"
+    if on is None:
+        return Cap(None)
     total = gross(purchase)
     if total is not None and total < rule.MinPurchaseValue:
         return Cap(ZERO, Refusal.below_minimum)
@@ -129,8 +134,12 @@ def cap(rule: RedemptionRuleSettings, purchase: Purchase) -> Cap:
 
 
 def limit_points(cap_value: Decimal | None, point_value: Decimal, spendable: int) -> int:
-    """Step 4: the most points usable, whole points, never more than the customer has."""
+    """Step 4: the most points usable, never more than the customer has: whole points worth
+    whole cents, so that what is spent is worth exactly the R$ shown for it."""
     spendable = max(spendable, 0)
-    if cap_value is None:
-        return spendable
-    return min(spendable, money.floor_points(cap_value / point_value))
+    most = (
+        spendable
+        if cap_value is None
+        else min(spendable, money.floor_points(cap_value / point_value))
+    )
+    return money.floor_whole_cents(most, point_value)

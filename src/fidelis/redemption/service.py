@@ -88,6 +88,9 @@ class RedeemRequest:
 
     reward_id: int
     ident: str
+    # Which endpoint it came to ("pos-redeem", "coupon-redeem"): part of "the same request" for
+    # its OriginalKey.
+    endpoint: str
     points: int | None = None
     value: Decimal | None = None
     original_key: str | None = None
@@ -96,9 +99,6 @@ class RedeemRequest:
     # What the till said of the purchase (PurchaseValue, DiscountValue, Products), if anything.
     purchase: rule.Purchase = field(default_factory=rule.Purchase)
     details: dict[str, Any] = field(default_factory=dict)
-    # Which endpoint it came to ("pos-redeem", "coupon-redeem"): part of "the same request" for
-    # its OriginalKey.
-    endpoint: str = "pos-redeem"
 
 
 @dataclass(frozen=True, slots=True)

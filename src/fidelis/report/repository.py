@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from fidelis.customer import repository as customer_repository
@@ -212,12 +212,13 @@ async def search_customers(
     contains `document_digits`, newest first, with the total count."""
     conditions = []
     if text:
-        pattern = _like(text.lower())
-        # Lower case as Python writes it, on both databases (SQLite's lower() is ASCII only).
+        # Both sides in the database's lower case (on SQLite, Python's: its own lower() is ASCII
+        # only); the e-mail's key is stored in Python's.
         lower = getattr(func, LOWER_SQLITE) if conn.dialect.name == "sqlite" else func.lower
+        pattern = lower(literal(_like(text)))
         conditions += [
             lower(customer.c.name).like(pattern, escape="\\"),
-            customer.c.email_key.like(pattern, escape="\\"),
+            customer.c.email_key.like(_like(text.lower()), escape="\\"),
             lower(customer.c.original_id).like(pattern, escape="\\"),
         ]
     if document_digits:

@@ -91,6 +91,7 @@ def purchase_of(body: PurchaseBody) -> rule.Purchase:
         items=items,
         store=body.store_id,
         source=body.source,
+        names_place=True,
     )
 
 
