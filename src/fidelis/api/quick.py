@@ -55,10 +55,8 @@ class QuickRoute(APIRoute):
         async def handle(request: Request) -> Response:
             if takes_body:
                 await _read_json_exactly(request)
-            values = None if plan is None else await plan.bind(request)
-            if values is None:
+            if plan is None or (values := await plan.bind(request)) is None:
                 return await full(request)
-            assert plan is not None
             for names, call in plan.dependencies:
                 value = await call(request)
                 for name in names:
@@ -185,13 +183,14 @@ def _parsed(body: bytes) -> Any:
     return json.loads(body, parse_float=_exact)
 
 
-def _exact(text: str) -> Decimal | float:
+def _exact(text: str) -> Decimal:
     """A JSON number with a fraction or an exponent, exactly; one beyond what `Decimal` holds
-    (`1e99999999999999999999999999`) is infinite, which every amount field refuses."""
+    (`1e99999999999999999999999999`, `1e-99999999999999999999999999`) is not a number, which
+    every field refuses (never a float, which would read it as infinity or zero)."""
     try:
         return Decimal(text)
     except ArithmeticError:
-        return float(text)
+        return Decimal("NaN")
 
 
 def _answers_response(endpoint: Callable[..., Any]) -> bool:

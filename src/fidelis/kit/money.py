@@ -62,8 +62,9 @@ def cent_step(point_value: Decimal) -> int:
 
 
 def floor_whole_cents(points: int, point_value: Decimal) -> int:
-    """The most points, up to `points`, worth a whole number of cents: what an amount the
-    program works out (a lock's) may hold, so that the points are worth exactly the R$ shown."""
+    """The most points, up to `points`, worth a whole number of cents: what a limit the program
+    works out (`redemption.rule.limit_points`) may spend, so that the points are worth exactly
+    the R$ shown for them."""
     return points - points % cent_step(point_value)
 
 

@@ -113,7 +113,7 @@ async def credit(
     if not pending and expires_at is not None and expires_at <= now:
         # Points already expired when they arrive (an order completed long ago) expire at
         # once, as settling would find them: they pay no debt, as they could buy nothing.
-        await _expire(conn, tenant_id, customer_id, [(lot_id, amount)], now)
+        await _take(conn, tenant_id, customer_id, TransferType.expiration, [(lot_id, amount)], now)
         await repository.set_lot_status(conn, tenant_id, [lot_id], LotStatus.expired)
         return moved
     next_event = available_at if pending else expires_at
@@ -124,19 +124,21 @@ async def credit(
     return moved
 
 
-async def _expire(
+async def _take(
     conn: AsyncConnection,
     tenant_id: int,
     customer_id: int,
+    type: TransferType,
     parts: list[tuple[int, int]],
     now: datetime,
 ) -> None:
-    """Write off `(lot_id, points)` whose time has passed: one `Expiration` movement."""
+    """One movement of `type` taking `(lot_id, points)` from their lots: an expiry, a debt
+    repayment, a hold's points expiring with their lot."""
     moved = await repository.add_transfer(
         conn,
         tenant_id=tenant_id,
         customer_id=customer_id,
-        type=TransferType.expiration,
+        type=type,
         amount=sum(points for _, points in parts),
         now=now,
     )
@@ -161,15 +163,7 @@ async def _repay_debt(
     owed = -(await repository.get_balances(conn, tenant_id, customer_id)).debt
     parts = repayment(owed, freed)
     if parts:
-        moved = await repository.add_transfer(
-            conn,
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            type=TransferType.debt_repayment,
-            amount=sum(points for _, points in parts),
-            now=now,
-        )
-        await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=parts)
+        await _take(conn, tenant_id, customer_id, TransferType.debt_repayment, parts, now)
 
 
 def repayment(owed: int, freed: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -278,7 +272,9 @@ async def settle(conn: AsyncConnection, *, tenant_id: int, customer_id: int, now
             lot = replace(lot, remaining=(await _remaining(conn, tenant_id, lot.id)))
         if status == LotStatus.available and lot.expires_at is not None and lot.expires_at <= now:
             if lot.free > 0:
-                await _expire(conn, tenant_id, customer_id, [(lot.id, lot.free)], now)
+                await _take(
+                    conn, tenant_id, customer_id, TransferType.expiration, [(lot.id, lot.free)], now
+                )
             expired.append(lot.id)
             continue
         upcoming = lot.available_at if status == LotStatus.pending else lot.expires_at
@@ -579,15 +575,7 @@ async def _give_back(
         )
         await _repay_debt(conn, tenant_id, customer_id, kept, now)
     if lost:
-        moved = await repository.add_transfer(
-            conn,
-            tenant_id=tenant_id,
-            customer_id=customer_id,
-            type=TransferType.hold_expiration,
-            amount=sum(p for _, p in lost),
-            now=now,
-        )
-        await repository.consume_lots(conn, tenant_id=tenant_id, transfer_id=moved.id, parts=lost)
+        await _take(conn, tenant_id, customer_id, TransferType.hold_expiration, lost, now)
         # Any lot among them that has not been marked yet is expired now.
         await repository.set_lot_status(
             conn, tenant_id, [lot_id for lot_id, _ in lost], LotStatus.expired
@@ -649,7 +637,7 @@ async def reverse(
         )
         lost = [(lot.id, consumed) for lot, consumed in movements if _lost(lot, now)]
         if lost:
-            await _expire(conn, tenant_id, original.customer_id, lost, now)
+            await _take(conn, tenant_id, original.customer_id, TransferType.expiration, lost, now)
         kept = [(lot, consumed) for lot, consumed in movements if not _lost(lot, now)]
         # A lot spent empty left settling's reckoning (it looks at open lots only): its expiry
         # is an event again.

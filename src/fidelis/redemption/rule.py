@@ -136,10 +136,7 @@ def cap(rule: RedemptionRuleSettings, purchase: Purchase) -> Cap:
 def limit_points(cap_value: Decimal | None, point_value: Decimal, spendable: int) -> int:
     """Step 4: the most points usable, never more than the customer has: whole points worth
     whole cents, so that what is spent is worth exactly the R$ shown for it."""
-    spendable = max(spendable, 0)
-    most = (
-        spendable
-        if cap_value is None
-        else min(spendable, money.floor_points(cap_value / point_value))
-    )
+    most = max(spendable, 0)
+    if cap_value is not None:
+        most = min(most, money.floor_points(cap_value / point_value))
     return money.floor_whole_cents(most, point_value)
