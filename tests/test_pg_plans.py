@@ -63,7 +63,7 @@ class Purchases:
             now,
         )
         credited = await self.conn.fetchrow(
-            hotpath.CREDIT,
+            hotpath.CREDIT.one,
             *self.key.args(),
             self.tenant,
             original_id,
@@ -86,7 +86,7 @@ class Purchases:
         now = datetime.now(UTC)
         token = uuid.uuid4().hex
         locked = await self.conn.fetchrow(
-            hotpath.LOCK,
+            hotpath.LOCK.one,
             *self.key.args(),
             self.tenant,
             original_id,
@@ -100,7 +100,7 @@ class Purchases:
         )
         assert locked is not None, "locked"
         committed = await self.conn.fetchrow(
-            hotpath.COMMIT_LOCK,
+            hotpath.COMMIT_LOCK.one,
             *self.key.args(),
             self.tenant,
             token,
@@ -110,7 +110,7 @@ class Purchases:
             int(PointType.CashbackUsed),
         )
         assert committed is not None
-        assert committed["status"] == "committed"
+        assert committed["locked"]["status"] == "committed"
 
 
 async def _connect(url: str) -> asyncpg.Connection:

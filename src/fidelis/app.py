@@ -57,6 +57,7 @@ def create_app(
             settings.database_url,
             pool_size=settings.db_pool_size,
             hot_connections=settings.db_hot_connections,
+            batches_in_flight=settings.db_batches_in_flight,
             timeout=settings.db_timeout_seconds,
         )
         try:

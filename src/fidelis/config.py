@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     # at a time, so a few per process keep a small database server busy; more only make
     # requests wait on its CPUs instead of in line here (docs/DECISIONS.md).
     db_hot_connections: int = Field(default=3, ge=1, le=100)
+    # PostgreSQL: hot-path writes of one kind (points adds, locks, commits) a process has in
+    # flight at once, each a batch of the requests that waited for it, in one transaction
+    # (`db.batches`). One batch at a time per kind made the most of two cores: while it runs,
+    # the requests behind it gather into the next (docs/DECISIONS.md).
+    db_batches_in_flight: int = Field(default=1, ge=1, le=100)
     # A statement that cannot get its connection or lock within this many seconds fails fast.
     db_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # Failed API authentications one client address may make per minute before it gets 429.

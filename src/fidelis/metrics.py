@@ -54,6 +54,14 @@ TRANSFER_POINTS = Counter(
     ["type"],
 )
 
+BATCH_ITEMS = Histogram(
+    "fidelis_db_batch_items",
+    "Requests per batch of hot-path writes sent to PostgreSQL in one call and one commit "
+    "(`db.batches`), by the function called.",
+    ["function"],
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
+
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     requests, latency = _request_series(method, route, status)
@@ -68,6 +76,11 @@ def count_transfer(type: str, amount: int) -> None:
     points.inc(amount)
 
 
+def observe_batch(function: str, items: int) -> None:
+    """A batch of `items` requests' calls of `function` was sent (`db.batches`)."""
+    _batch_series(function).observe(items)
+
+
 # The labelled series, looked up once per label set (methods, route templates, statuses and
 # transfer types are few): `labels()` takes a lock and builds a key on every call.
 @functools.cache
@@ -79,6 +92,11 @@ def _request_series(method: str, route: str, status: int) -> tuple[Any, Any]:
 @functools.cache
 def _transfer_series(type: str) -> tuple[Any, Any]:
     return TRANSFERS.labels(type), TRANSFER_POINTS.labels(type)
+
+
+@functools.cache
+def _batch_series(function: str) -> Any:
+    return BATCH_ITEMS.labels(function)
 
 
 def render() -> tuple[bytes, str]:

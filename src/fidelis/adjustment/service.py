@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,6 +39,9 @@ from fidelis.ledger import service as ledger
 from fidelis.ledger.model import PlainCredit, TransferType
 from fidelis.program.schemas import ProgramSettings
 from fidelis.tenant.keys import KeyCheck
+
+if TYPE_CHECKING:
+    from fidelis.db.engine import Database
 
 ADD, REMOVE = 0, 1
 CUSTOMER_REASON_MAX = 255
@@ -92,8 +95,9 @@ async def change_points(
 
 
 async def add_points_at_once(
-    driver: Any,
+    db: Database,
     *,
+    queue: str | None,
     check: KeyCheck,
     tenant_id: int,
     program: ProgramSettings,
@@ -129,7 +133,7 @@ async def add_points_at_once(
         key_hash=_fingerprint("points", ident, change, {"Points": points}),
         history=customer_service.POINTS_HISTORY_SIZE,
     )
-    found = await hotpath.credit_now(driver, check=check, credit=credit)
+    found = await hotpath.credit_now(db, queue=queue, check=check, credit=credit)
     return None if found is None else customer_service.summary_of(found)
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from fidelis.db import sqlite_inline
+from fidelis.db.batches import Batches, Call
 from fidelis.errors import FidelisError, ServiceUnavailable
 
 # The connection type services take; entry points name it without depending on SQLAlchemy.
@@ -50,7 +51,13 @@ def async_url(url: str) -> URL:
 
 class Database:
     def __init__(
-        self, url: str, *, pool_size: int = 20, hot_connections: int = 3, timeout: float = 5.0
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        hot_connections: int = 3,
+        batches_in_flight: int = 1,
+        timeout: float = 5.0,
     ) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -98,6 +105,9 @@ class Database:
         self._kept = KeptConnections(
             self.engine, size=min(hot_connections, pool_size // 2), timeout=timeout
         )
+        # PostgreSQL: the hot paths' batches, by function (`batched`).
+        self._batches: dict[str, Batches] = {}
+        self._batches_in_flight = batches_in_flight
 
     @asynccontextmanager
     async def write(self, queue: str | None = None) -> AsyncIterator[AsyncConnection]:
@@ -141,6 +151,19 @@ class Database:
             return
         async with _guard(), self._queues.hold(queue), self._kept.lend() as driver:
             yield driver
+
+    async def batched(self, call: Call, args: tuple[Any, ...]) -> Any:
+        """PostgreSQL: the row `call.one` gives for `args` (None when it gives none), run alone
+        or with other requests' in one call of its batch form, on the hot paths' connections
+        (`db.batches` says how, and what it keeps of each request's own transaction)."""
+        assert not self.is_sqlite, "PostgreSQL only"
+        batches = self._batches.get(call.function)
+        if batches is None:
+            batches = self._batches[call.function] = Batches(
+                self._kept, call, lanes=self._batches_in_flight
+            )
+        async with _guard():
+            return await batches.run(args)
 
     @asynccontextmanager
     async def _sqlite_at_once(self, write: bool) -> AsyncIterator[sqlite3.Connection]:
@@ -289,6 +312,8 @@ class Database:
             await conn.close()
 
     async def dispose(self) -> None:
+        for batches in self._batches.values():
+            await batches.wait_idle()
         await self._kept.close()
         async with self._write_lock:
             await _run_to_completion(self._commit_batch())
@@ -435,6 +460,10 @@ class KeptConnections:
         self._free: list[_Kept] = []
         self._turns = asyncio.Semaphore(max(size, 1))
         self._generation = 0  # raised when the pool's connections are dropped
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[Any]:

@@ -22,11 +22,12 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from fidelis import metrics
+from fidelis.db.batches import Call
 from fidelis.ledger import sqlitepath
 from fidelis.ledger.model import (
     PlainCredit,
@@ -36,11 +37,25 @@ from fidelis.ledger.model import (
 )
 from fidelis.tenant.keys import KeyCheck
 
-CREDIT = (
-    "SELECT customer_id, name, transfer_id, summary FROM fidelis_credit_now_for_key("
-    + ", ".join(f"${n}" for n in range(1, 21))
-    + ")"
-)
+if TYPE_CHECKING:
+    from fidelis.db.engine import Database
+
+
+def _call(function: str, params: int, columns: str, alone: str | None = None) -> Call:
+    """A hot path's write, `function` giving `columns` (`alone`: how they are had from its
+    row `f`, if not so named), alone or in batches (`Database.batched`): the same columns
+    after the item's number from the function's batch form (`pgfunctions._batch_form`)."""
+    args = ", ".join(f"${n}" for n in range(1, params + 1))
+    return Call(
+        function,
+        one=f"SELECT {alone or columns} FROM {function}({args}) AS f",
+        many=f"SELECT n, {columns} FROM {function}_many({args}) AS f",
+    )
+
+
+CREDIT = _call("fidelis_credit_now_for_key", 20, "customer_id, name, transfer_id, summary")
+LOCK = _call("fidelis_lock_now", 15, "spendable, parts, locked")
+COMMIT_LOCK = _call("fidelis_commit_lock_now", 12, "locked", alone="f::cashback_lock AS locked")
 # A read: whether the key check runs before or after the customer's lookup, no row comes back
 # unless it passes.
 SUMMARY = (
@@ -51,30 +66,26 @@ SUMMARY = (
     " AND fidelis_key_allows($1, $5, $6, $7, $8, $9, $10)"
 )
 
-LOCK = (
-    "SELECT spendable, parts, locked FROM fidelis_lock_now("
-    + ", ".join(f"${n}" for n in range(1, 16))
-    + ")"
-)
-COMMIT_LOCK = (
-    "SELECT * FROM fidelis_commit_lock_now(" + ", ".join(f"${n}" for n in range(1, 13)) + ")"
-)
 
-
-async def credit_now(driver: Any, *, check: KeyCheck, credit: PlainCredit) -> SummedPoints | None:
+async def credit_now(
+    db: Database, *, queue: str | None, check: KeyCheck, credit: PlainCredit
+) -> SummedPoints | None:
     """`ledger.service.credit` of available points to the customer whose OriginalId is
-    `credit.original_id`, with the key claimed first, then the customer's summary.
+    `credit.original_id`, with the key claimed first, then the customer's summary. On
+    PostgreSQL, credits of concurrent requests go in one call and one commit
+    (`Database.batched`); on SQLite, in the process's batch of hot-path writes
+    (`Database.at_once`, `queue` as there).
 
     None (nothing written) unless: `check` passes, the customer exists, is enabled, has
     nothing due to settle and no debt, and the key (if any) was not used.
     """
-    if isinstance(driver, sqlite3.Connection):
-        return sqlitepath.credit_now(driver, check=check, credit=credit)
+    if db.is_sqlite:
+        async with db.at_once(queue=queue) as driver:
+            return sqlitepath.credit_now(driver, check=check, credit=credit)
     kind = credit.type.kind
     assert kind.history_sign == 1, "a credit"
     assert kind.point_type is not None, "shown in the history"
-    row = await driver.fetchrow(
-        CREDIT,
+    args = (
         *check.args(),
         credit.tenant_id,
         credit.original_id,
@@ -91,10 +102,11 @@ async def credit_now(driver: Any, *, check: KeyCheck, credit: PlainCredit) -> Su
         credit.key_hash,
         credit.history,
     )
+    row = await db.batched(CREDIT, args)
     if row is None:
         return None
     metrics.count_transfer(credit.type.value, credit.amount)
-    return _summary(row[0], row[1], row[3])
+    return _summary(row["customer_id"], row["name"], row["summary"])
 
 
 async def summary(
@@ -128,7 +140,7 @@ class LockHeld:
 
 
 async def hold_for_lock(
-    driver: Any,
+    db: Database,
     *,
     check: KeyCheck,
     tenant_id: int,
@@ -146,8 +158,7 @@ async def hold_for_lock(
     None (nothing written) unless: `check` passes, the customer exists, is enabled, has
     nothing due to settle and no debt, and has points to hold.
     """
-    row = await driver.fetchrow(
-        LOCK,
+    args = (
         *check.args(),
         tenant_id,
         original_id,
@@ -159,6 +170,7 @@ async def hold_for_lock(
         orjson.dumps(details).decode(),
         expires_at,
     )
+    row = await db.batched(LOCK, args)
     if row is None:
         return None
     locked = row["locked"]
@@ -171,7 +183,7 @@ async def hold_for_lock(
 
 
 async def capture_lock(
-    driver: Any,
+    db: Database,
     *,
     check: KeyCheck,
     tenant_id: int,
@@ -185,8 +197,7 @@ async def capture_lock(
     None (nothing written) unless: `check` passes, the lock exists and is active, its
     customer has nothing due to settle, and its hold is active and whole.
     """
-    row = await driver.fetchrow(
-        COMMIT_LOCK,
+    args = (
         *check.args(),
         tenant_id,
         token,
@@ -195,10 +206,12 @@ async def capture_lock(
         TransferType.capture.value,
         int(PointType.CashbackUsed),
     )
+    row = await db.batched(COMMIT_LOCK, args)
     if row is None:
         return None
-    metrics.count_transfer(TransferType.capture.value, row["committed_points"])
-    return row
+    locked = row["locked"]
+    metrics.count_transfer(TransferType.capture.value, locked["committed_points"])
+    return locked
 
 
 def _summary(customer_id: int, name: str | None, data: Any) -> SummedPoints:

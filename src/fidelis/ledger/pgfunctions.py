@@ -600,3 +600,111 @@ SUMMARY_V3 = _edited(
         ),
     ],
 )
+
+# Batch forms: several requests' calls of a hot-path function in one call and one transaction
+# (`db.batches`). Each parameter becomes an array, item `i` of each being one request's
+# argument, and each row the function gives for item `i` comes back numbered `i` (`n`). The
+# items run one after the other, each seeing the writes of those before it, in the order of
+# the customers they lock (by id; items of one customer in the order given): two batches
+# then take their customers' row locks in the same order and cannot deadlock on them.
+
+
+def _batch_form(
+    name: str, params: list[tuple[str, str]], returns: str, select: str, customer: str
+) -> str:
+    """The batch form `<name>_many` of function `name` (`params`: its parameters' names and
+    types; `returns`: its row's columns after `n`; `select`: what of a row of `name` AS f it
+    gives; `customer`: the item's customer id, an expression of the arrays at `t.i`)."""
+    arrays = ", ".join(f"{p} {t}[]" for p, t in params)
+    args = ", ".join(f"{p}[i]" for p, _ in params)
+    first = params[0][0]
+    return f"""
+CREATE FUNCTION {name}_many({arrays})
+RETURNS TABLE (n integer, {returns})
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    i integer;
+BEGIN
+    FOR i IN
+        SELECT t.i FROM generate_subscripts({first}, 1) AS t(i)
+        ORDER BY ({customer}) NULLS LAST, t.i
+    LOOP
+        RETURN QUERY SELECT i, {select} FROM {name}({args}) AS f;
+    END LOOP;
+END
+$$
+"""
+
+
+_KEY_CHECK = [
+    ("p_key", "bigint"),
+    ("p_program", "text"),
+    ("p_scope", "text"),
+    ("p_client", "text"),
+    ("p_since", "timestamptz"),
+    ("p_failures", "integer"),
+]
+_CUSTOMER_BY_ORIGINAL_ID = (
+    "SELECT c.id FROM customer c"
+    " WHERE c.tenant_id = p_tenant[t.i] AND c.original_id = p_original_id[t.i]"
+)
+
+CREDIT_MANY_V1 = _batch_form(
+    "fidelis_credit_now_for_key",
+    [
+        *_KEY_CHECK,
+        ("p_tenant", "integer"),
+        ("p_original_id", "text"),
+        ("p_now", "timestamptz"),
+        ("p_amount", "bigint"),
+        ("p_type", "text"),
+        ("p_point_type", "integer"),
+        ("p_origin", "text"),
+        ("p_expires_at", "timestamptz"),
+        ("p_reason", "text"),
+        ("p_customer_reason", "text"),
+        ("p_key_scope", "text"),
+        ("p_change_key", "text"),
+        ("p_key_hash", "text"),
+        ("p_history", "integer"),
+    ],
+    "customer_id bigint, name text, transfer_id bigint, summary json",
+    "f.*",
+    _CUSTOMER_BY_ORIGINAL_ID,
+)
+
+LOCK_MANY_V1 = _batch_form(
+    "fidelis_lock_now",
+    [
+        *_KEY_CHECK,
+        ("p_tenant", "integer"),
+        ("p_original_id", "text"),
+        ("p_now", "timestamptz"),
+        ("p_most", "bigint"),
+        ("p_type", "text"),
+        ("p_token", "text"),
+        ("p_total_cents", "bigint"),
+        ("p_details", "json"),
+        ("p_expires_at", "timestamptz"),
+    ],
+    "spendable bigint, parts json, locked cashback_lock",
+    "f.*",
+    _CUSTOMER_BY_ORIGINAL_ID,
+)
+
+COMMIT_LOCK_MANY_V1 = _batch_form(
+    "fidelis_commit_lock_now",
+    [
+        *_KEY_CHECK,
+        ("p_tenant", "integer"),
+        ("p_token", "text"),
+        ("p_now", "timestamptz"),
+        ("p_order_ref", "text"),
+        ("p_type", "text"),
+        ("p_point_type", "integer"),
+    ],
+    "locked cashback_lock",
+    "f",
+    "SELECT l.customer_id FROM cashback_lock l WHERE l.token = p_token[t.i]",
+)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -50,6 +50,9 @@ from fidelis.lock.repository import CashbackLock, LockStatus
 from fidelis.program.schemas import ProgramSettings
 from fidelis.redemption import rule
 from fidelis.tenant.keys import KeyCheck
+
+if TYPE_CHECKING:
+    from fidelis.db.engine import Database
 
 KEY_SCOPE = "lock"
 
@@ -257,7 +260,7 @@ _UNBOUNDED = 2**62
 
 
 async def lock_at_once(
-    driver: Any,
+    db: Database,
     *,
     check: KeyCheck,
     tenant_id: int,
@@ -265,7 +268,7 @@ async def lock_at_once(
     request: LockRequest,
     now: datetime,
 ) -> Locked | None:
-    """`lock` in one round trip (PostgreSQL, `Database.at_once`) when it takes a lock
+    """`lock` in one round trip (PostgreSQL, `Database.batched`) when it takes a lock
     without a `lock_key`; None, having written nothing, whenever it would not (no customer by
     that OriginalId, nothing to hold, a reason, debt, something due, a key) or `check` fails:
     the caller then authenticates in full and runs `lock`, which decides.
@@ -279,7 +282,7 @@ async def lock_at_once(
     if capped.points == 0:
         return None
     held = await hotpath.hold_for_lock(
-        driver,
+        db,
         check=check,
         tenant_id=tenant_id,
         original_id=request.ident,
@@ -408,7 +411,7 @@ def capture_reason(lock_id: int, order_ref: str | None) -> str:
 
 
 async def commit_at_once(
-    driver: Any,
+    db: Database,
     *,
     check: KeyCheck,
     tenant_id: int,
@@ -418,14 +421,14 @@ async def commit_at_once(
     now: datetime,
 ) -> Resolved | None:
     """`commit` of a whole active lock in one round trip (PostgreSQL,
-    `Database.at_once`); None, having written nothing, for anything else (a `value`, a
+    `Database.batched`); None, having written nothing, for anything else (a `value`, a
     lock not active, something due) or when `check` fails: the caller then authenticates in
     full and runs `commit`, which decides.
     """
     if value is not None:
         return None
     row = await hotpath.capture_lock(
-        driver, check=check, tenant_id=tenant_id, token=token, now=now, order_ref=order_ref
+        db, check=check, tenant_id=tenant_id, token=token, now=now, order_ref=order_ref
     )
     if row is None:
         return None

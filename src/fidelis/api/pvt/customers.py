@@ -161,17 +161,17 @@ async def change_points(
 ) -> JSONResponse:
     tenant = caller.tenant
     change = _change(body)
-    async with db.at_once(queue=_queue(tenant, customer_id)) as driver:
-        added = await adjustment.add_points_at_once(
-            driver,
-            check=caller.check,
-            tenant_id=tenant.id,
-            program=tenant.program,
-            ident=customer_id,
-            points=body.Points,
-            change=change,
-            now=now,
-        )
+    added = await adjustment.add_points_at_once(
+        db,
+        queue=_queue(tenant, customer_id),
+        check=caller.check,
+        tenant_id=tenant.id,
+        program=tenant.program,
+        ident=customer_id,
+        points=body.Points,
+        change=change,
+        now=now,
+    )
     if added is not None:
         return envelope.ok(views.points_response(added, tenant.program))
     tenant = await confirmed_tenant(request, db, caller)

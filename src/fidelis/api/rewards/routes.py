@@ -123,15 +123,14 @@ async def lock(
     )
     queue = f"{caller.tenant.id}:{body.customer_id}"
     if not db.is_sqlite:
-        async with db.at_once(queue=queue) as driver:
-            taken = await lock_service.lock_at_once(
-                driver,
-                check=caller.check,
-                tenant_id=caller.tenant.id,
-                program=program,
-                request=wanted,
-                now=now,
-            )
+        taken = await lock_service.lock_at_once(
+            db,
+            check=caller.check,
+            tenant_id=caller.tenant.id,
+            program=program,
+            request=wanted,
+            now=now,
+        )
         if taken is not None:
             return JSONResponse(_lock_taken(taken, program))
     tenant = await confirmed_tenant(request, db, caller)
@@ -198,16 +197,15 @@ async def commit(
     request: Request, body: CommitBody, caller: BrandCaller, db: DB, now: Now
 ) -> JSONResponse:
     if not db.is_sqlite:
-        async with db.at_once() as driver:
-            done = await lock_service.commit_at_once(
-                driver,
-                check=caller.check,
-                tenant_id=caller.tenant.id,
-                token=body.lock_token,
-                value=body.value,
-                order_ref=body.order_id,
-                now=now,
-            )
+        done = await lock_service.commit_at_once(
+            db,
+            check=caller.check,
+            tenant_id=caller.tenant.id,
+            token=body.lock_token,
+            value=body.value,
+            order_ref=body.order_id,
+            now=now,
+        )
         if done is not None:
             return JSONResponse(_committed(done.lock, caller.tenant.program))
     tenant = await confirmed_tenant(request, db, caller)

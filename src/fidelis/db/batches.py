@@ -1,0 +1,138 @@
+"""Group commit on PostgreSQL: one hot-path statement of many concurrent requests, in one call.
+
+A hot-path write (`ledger.hotpath`) is one call of a database function and its own
+transaction. Most of what PostgreSQL spends on a call is not the function's work but what
+comes with any transaction and round trip: parsing the message, taking a snapshot, the commit
+and its wait for the disk, the answer; the worker spends as much to send and read it. Requests
+that arrive while every kept connection (`KeptConnections`) is busy wait here instead, and
+the next free connection takes all of them at once (up to `most`): one call of the function's
+batch form, one transaction, one commit. Under light load nothing waits, and each request is a
+batch of one, sent as before.
+
+What the batch changes, and what it does not:
+- Each request still gets its answer only after its work is committed (the batch's COMMIT).
+- The batch form runs the items in the order of the customers they lock, arrival order among
+  one customer's (`ledger.pgfunctions._batch_form`): two batches lock customers in the same
+  order, so they never deadlock on them. Items of one customer run one after the other, as if
+  sent so.
+- One item's failure undoes the batch's transaction: when PostgreSQL answers with an error
+  (nothing of the batch is written then), each item is sent again alone, and only the one
+  that fails alone fails. Any other failure (the connection lost, the call timed out: the
+  outcome unknown) fails every request of the batch, as it would have failed each alone.
+- A batch, once sent, completes even if a request in it is given up (its client gone): its
+  transaction commits or not as a whole, never half.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from fidelis import metrics
+
+if TYPE_CHECKING:
+    from fidelis.db.engine import KeptConnections
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A hot-path function and the statements that call it (`Batches`): `one` for one
+    request, its parameters the request's arguments; `many` its batch form, whose parameters
+    are arrays (the requests' arguments, column by column) and whose rows carry the item's
+    number (1-based) in their first column, `n`."""
+
+    function: str
+    one: str
+    many: str
+
+
+@dataclass(slots=True)
+class _Item:
+    args: tuple[Any, ...]
+    answer: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Batches:
+    """The calls of one function gathered from concurrent requests (module docstring), at
+    most `most` a batch; `lanes`: batches in flight at once (one connection each)."""
+
+    def __init__(self, kept: KeptConnections, call: Call, *, lanes: int, most: int = 32) -> None:
+        self._kept = kept
+        self._call = call
+        self._lanes = max(lanes, 1)
+        self._most = most
+        self._waiting: list[_Item] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def run(self, args: tuple[Any, ...]) -> Any:
+        """The row the call gives for `args` (None when it gives none), sent alone or in a
+        batch."""
+        item = _Item(args)
+        self._waiting.append(item)
+        self._start()
+        return await item.answer
+
+    async def wait_idle(self) -> None:
+        """Wait for the batches in flight (at shutdown)."""
+        while self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _start(self) -> None:
+        while self._waiting and len(self._running) < self._lanes:
+            batch = [i for i in self._waiting[: self._most] if not i.answer.done()]
+            del self._waiting[: self._most]
+            if not batch:
+                continue
+            task = asyncio.get_running_loop().create_task(self._send(batch))
+            self._running.add(task)
+            task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._start()
+
+    async def _send(self, batch: list[_Item]) -> None:
+        try:
+            async with self._kept.lend() as driver:
+                metrics.observe_batch(self._call.function, len(batch))
+                if len(batch) == 1:
+                    await _alone(driver, self._call.one, batch[0])
+                    return
+                columns = [list(c) for c in zip(*(i.args for i in batch), strict=True)]
+                try:
+                    rows = await driver.fetch(self._call.many, *columns)
+                except asyncpg.PostgresError:
+                    for item in batch:  # nothing was written: each alone
+                        await _alone(driver, self._call.one, item)
+                    return
+                found = {row["n"]: row for row in rows}
+                for n, item in enumerate(batch, 1):
+                    _settle(item, found.get(n))
+        except Exception as exc:
+            for item in batch:
+                if not item.answer.done():
+                    item.answer.set_exception(exc)
+        except BaseException:
+            for item in batch:
+                item.answer.cancel()
+            raise
+
+
+async def _alone(driver: Any, statement: str, item: _Item) -> None:
+    try:
+        row = await driver.fetchrow(statement, *item.args)
+    except asyncpg.PostgresError as exc:
+        if not item.answer.done():
+            item.answer.set_exception(exc)
+        return
+    _settle(item, row)
+
+
+def _settle(item: _Item, row: Any) -> None:
+    if not item.answer.done():
+        item.answer.set_result(row)

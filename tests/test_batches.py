@@ -1,0 +1,246 @@
+"""Group commit on PostgreSQL (`db.batches`): concurrent hot-path writes go to the database
+together, one call and one transaction, and each request still gets exactly its own answer.
+
+The batch line is tested on a function of the test's own that logs each call with its
+transaction: requests that waited while a batch was in flight are sent together; an item the
+database refuses fails alone, the others written once each (the failed batch left nothing);
+a request given up before its batch was sent is never written. Then through the API, with real
+parallel requests: points adds, locks and commits of many customers at once, and of one
+customer, all applied once, each answer the customer's state right after its own change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from fidelis.db.batches import Call
+from fidelis.db.engine import Database
+from fidelis.ledger import pgfunctions
+from tests.conftest import TenantHandle, add_points, points_of, upsert
+from tests.test_metrics import scrape, value
+
+pytestmark = pytest.mark.skipif(
+    "not os.environ.get('FIDELIS_TEST_DATABASE_URL', '').startswith('postgres')",
+    reason="PostgreSQL's batches (SQLite's hot path has its own group commit: "
+    "test_sqlite_batches.py)",
+)
+
+# `test_echo(v)` logs v with its transaction and gives it back; -1 fails, 0 sleeps first.
+_ECHO = """
+CREATE TABLE IF NOT EXISTS test_echo_log (v integer, tx bigint);
+CREATE OR REPLACE FUNCTION test_echo(p_v integer) RETURNS TABLE (v integer)
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_v = 0 THEN PERFORM pg_sleep(0.3); END IF;
+    INSERT INTO test_echo_log VALUES (p_v, txid_current());
+    IF p_v = -1 THEN RAISE EXCEPTION 'refused'; END IF;
+    IF p_v = -2 THEN RETURN; END IF;
+    RETURN QUERY SELECT p_v;
+END
+$$;
+"""
+ECHO = Call(
+    "test_echo",
+    one="SELECT v FROM test_echo($1) AS f",
+    many="SELECT n, v FROM test_echo_many($1) AS f",
+)
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    async def install() -> None:
+        setup = Database(database_url)
+        try:
+            async with setup.write() as conn:
+                for statement in _ECHO.split(";\nCREATE OR"):
+                    sql = (
+                        statement
+                        if statement.startswith("\nCREATE TABLE")
+                        else ("CREATE OR" + statement)
+                    )
+                    await conn.execute(text(sql))
+                await conn.execute(text("DROP FUNCTION IF EXISTS test_echo_many"))
+                await conn.execute(
+                    text(
+                        pgfunctions._batch_form(
+                            "test_echo", [("p_v", "integer")], "v integer", "f.*", "SELECT 0"
+                        )
+                    )
+                )
+                await conn.execute(text("TRUNCATE test_echo_log"))
+        finally:
+            await setup.dispose()
+
+    asyncio.run(install())
+    return Database(database_url, batches_in_flight=1)
+
+
+async def _log(db: Database) -> list[tuple[int, int]]:
+    async with db.read() as conn:
+        rows = await conn.execute(text("SELECT v, tx FROM test_echo_log ORDER BY v"))
+        return [(r.v, r.tx) for r in rows]
+
+
+def test_requests_that_wait_go_together_in_one_transaction(db: Database) -> None:
+    async def work() -> None:
+        try:
+            first = asyncio.create_task(db.batched(ECHO, (0,)))  # in flight, 0.3 s
+            await asyncio.sleep(0.1)
+            rest = [asyncio.create_task(db.batched(ECHO, (v,))) for v in range(1, 11)]
+            rows = await asyncio.gather(first, *rest)
+            assert [r["v"] for r in rows] == list(range(11))
+            log = await _log(db)
+            assert [v for v, _ in log] == list(range(11))
+            # The first alone; the ten that waited for it in one transaction of their own.
+            assert len({tx for v, tx in log if v > 0}) == 1
+            assert log[0][1] not in {tx for v, tx in log if v > 0}
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_an_item_the_database_refuses_fails_alone(db: Database) -> None:
+    async def work() -> None:
+        try:
+            first = asyncio.create_task(db.batched(ECHO, (0,)))
+            await asyncio.sleep(0.1)
+            values = [1, 2, -1, 3, -2, 4]
+            rest = [asyncio.create_task(db.batched(ECHO, (v,))) for v in values]
+            answers = await asyncio.gather(first, *rest, return_exceptions=True)
+            assert answers[0]["v"] == 0
+            by_value = dict(zip(values, answers[1:], strict=True))
+            assert isinstance(by_value[-1], asyncpg.RaiseError)
+            assert by_value[-2] is None  # no row: None, as alone
+            assert {v: by_value[v]["v"] for v in (1, 2, 3, 4)} == {1: 1, 2: 2, 3: 3, 4: 4}
+            # Written once each, each alone after the batch failed; the refused one never.
+            log = await _log(db)
+            assert sorted(v for v, _ in log) == [-2, 0, 1, 2, 3, 4]
+            assert len({tx for _, tx in log}) == 6
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_request_given_up_before_its_batch_is_sent_is_never_written(db: Database) -> None:
+    async def work() -> None:
+        try:
+            first = asyncio.create_task(db.batched(ECHO, (0,)))
+            await asyncio.sleep(0.1)
+            given_up = asyncio.create_task(db.batched(ECHO, (5,)))
+            kept = asyncio.create_task(db.batched(ECHO, (6,)))
+            await asyncio.sleep(0)
+            given_up.cancel()
+            assert (await first)["v"] == 0
+            assert (await kept)["v"] == 6
+            assert given_up.cancelled()
+            assert [v for v, _ in await _log(db)] == [0, 6]
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def _parallel(calls: list[Any]) -> list[Any]:
+    start = threading.Barrier(len(calls))
+
+    def run(call: Any) -> Any:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def _batched_items(tenant: TenantHandle, function: str) -> tuple[float, float]:
+    samples = scrape(tenant)
+    labels = {"function": function}
+    return (
+        value(samples, "fidelis_db_batch_items_count", **labels),
+        value(samples, "fidelis_db_batch_items_sum", **labels),
+    )
+
+
+def test_parallel_points_adds_are_each_applied_once_with_their_own_answer(
+    tenant: TenantHandle,
+) -> None:
+    customers = [f"b-{uuid.uuid4().hex[:8]}" for _ in range(6)]
+    for customer in customers:
+        upsert(tenant, customer)
+    batches_before, items_before = _batched_items(tenant, "fidelis_credit_now_for_key")
+    adds = [(c, 10 ** (k % 4)) for k in range(4) for c in customers]  # 1, 10, 100, 1000 each
+    answers = _parallel(
+        [lambda c=c, p=p: add_points(tenant, c, p, ChangeKey=uuid.uuid4().hex) for c, p in adds]
+    )
+    assert [a.status_code for a in answers] == [200] * len(adds)
+    for customer in customers:
+        assert points_of(tenant, customer)["PointsBalance"] == 1111
+        # One after the other: each answer shows the balance right after its own add (its
+        # movements so far, its own the newest).
+        mine = [
+            (p, a.json()["Result"])
+            for (c, p), a in zip(adds, answers, strict=True)
+            if c == customer
+        ]
+        assert sorted(r["PointsBalance"] for _, r in mine)[-1] == 1111
+        assert len({r["PointsBalance"] for _, r in mine}) == 4
+        for points, result in mine:
+            history = result["PointHistory"]
+            assert history[0]["Points"] == points
+            assert sum(h["Points"] for h in history) == result["PointsBalance"]
+    batches, items = _batched_items(tenant, "fidelis_credit_now_for_key")
+    assert items - items_before == len(adds)
+    assert batches - batches_before < len(adds), "some adds went together"
+
+
+def _reserve(tenant: TenantHandle, path: str, body: dict[str, Any]) -> Any:
+    answer = tenant.http.post(f"/v1/rewards/{path}", json=body, headers={"brand": tenant.slug})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_parallel_locks_and_commits_are_each_applied_once(tenant: TenantHandle) -> None:
+    buyers = [f"{uuid.uuid4().hex[:8]}@example.com" for _ in range(4)]
+    for buyer in buyers:
+        upsert(tenant, buyer, Email=buyer)
+        assert add_points(tenant, buyer, 1000).status_code == 200
+    before = {f: _batched_items(tenant, f) for f in ("fidelis_lock_now", "fidelis_commit_lock_now")}
+    # Three purchases of R$ 1 each per buyer (the program's default rule: all of it payable).
+    purchases = [b for b in buyers for _ in range(3)]
+    locks = _parallel(
+        [
+            lambda b=b: _reserve(tenant, "lock", {"customer_id": b, "total": "1.00"})
+            for b in purchases
+        ]
+    )
+    tokens = [lock["lock_token"] for lock in locks]
+    assert len(set(tokens)) == len(purchases)
+    # Each the same share of the same purchase, out of an ample balance.
+    assert {lock["value"] for lock in locks} == {locks[0]["value"]}
+    assert Decimal(locks[0]["value"]) > 0
+    held = {}
+    for buyer in buyers:
+        points = points_of(tenant, buyer)
+        held[buyer] = points["HeldPoints"]
+        assert held[buyer] > 0
+        assert points["PointsBalance"] + held[buyer] == 1000
+    assert len(set(held.values())) == 1
+    commits = _parallel([lambda t=t: _reserve(tenant, "commit", {"lock_token": t}) for t in tokens])
+    assert {c["status"] for c in commits} == {"committed"}
+    for buyer in buyers:
+        points = points_of(tenant, buyer)
+        assert (points["HeldPoints"], points["PointsBalance"]) == (0, 1000 - held[buyer])
+    for function, (batches_before, items_before) in before.items():
+        batches, items = _batched_items(tenant, function)
+        assert items - items_before == len(purchases), function
+        assert batches - batches_before < len(purchases), f"{function}: some went together"
