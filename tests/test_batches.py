@@ -24,6 +24,7 @@ from sqlalchemy import text
 
 from fidelis.db.batches import Call
 from fidelis.db.engine import Database
+from fidelis.errors import ServiceUnavailable
 from fidelis.ledger import pgfunctions
 from tests.conftest import TenantHandle, add_points, points_of, upsert
 from tests.test_metrics import scrape, value
@@ -34,20 +35,25 @@ pytestmark = pytest.mark.skipif(
     "test_sqlite_batches.py)",
 )
 
-# `test_echo(v)` logs v with its transaction and gives it back; -1 fails, 0 sleeps first.
-_ECHO = """
-CREATE TABLE IF NOT EXISTS test_echo_log (v integer, tx bigint);
-CREATE OR REPLACE FUNCTION test_echo(p_v integer) RETURNS TABLE (v integer)
+# `test_echo(v)` logs v with its transaction and gives it back; -1 fails, -2 gives no row,
+# 0 and 9 sleep first, 50 waits for advisory lock 50 (which a test may hold).
+_ECHO = [
+    "CREATE TABLE IF NOT EXISTS test_echo_log (v integer, tx bigint)",
+    """CREATE OR REPLACE FUNCTION test_echo(p_v integer) RETURNS TABLE (v integer)
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF p_v = 0 THEN PERFORM pg_sleep(0.3); END IF;
+    IF p_v IN (0, 9) THEN PERFORM pg_sleep(0.3); END IF;
+    IF p_v = 50 THEN PERFORM pg_advisory_xact_lock(50); END IF;
     INSERT INTO test_echo_log VALUES (p_v, txid_current());
     IF p_v = -1 THEN RAISE EXCEPTION 'refused'; END IF;
     IF p_v = -2 THEN RETURN; END IF;
     RETURN QUERY SELECT p_v;
 END
-$$;
-"""
+$$""",
+    "DROP FUNCTION IF EXISTS test_echo_many",
+    pgfunctions._batch_form("test_echo", [("p_v", "integer")], "v integer", "f.*", "SELECT 0"),
+    "TRUNCATE test_echo_log",
+]
 ECHO = Call(
     "test_echo",
     one="SELECT v FROM test_echo($1) AS f",
@@ -56,32 +62,25 @@ ECHO = Call(
 
 
 @pytest.fixture
-def db(database_url: str) -> Database:
+def echo_url(database_url: str) -> str:
+    """The test database, with `test_echo` and its batch form installed, its log empty."""
+
     async def install() -> None:
         setup = Database(database_url)
         try:
             async with setup.write() as conn:
-                for statement in _ECHO.split(";\nCREATE OR"):
-                    sql = (
-                        statement
-                        if statement.startswith("\nCREATE TABLE")
-                        else ("CREATE OR" + statement)
-                    )
-                    await conn.execute(text(sql))
-                await conn.execute(text("DROP FUNCTION IF EXISTS test_echo_many"))
-                await conn.execute(
-                    text(
-                        pgfunctions._batch_form(
-                            "test_echo", [("p_v", "integer")], "v integer", "f.*", "SELECT 0"
-                        )
-                    )
-                )
-                await conn.execute(text("TRUNCATE test_echo_log"))
+                for statement in _ECHO:
+                    await conn.execute(text(statement))
         finally:
             await setup.dispose()
 
     asyncio.run(install())
-    return Database(database_url, batches_in_flight=1)
+    return database_url
+
+
+@pytest.fixture
+def db(echo_url: str) -> Database:
+    return Database(echo_url, batches_in_flight=1)
 
 
 async def _log(db: Database) -> list[tuple[int, int]]:
@@ -146,6 +145,88 @@ def test_a_request_given_up_before_its_batch_is_sent_is_never_written(db: Databa
             assert given_up.cancelled()
             assert [v for v, _ in await _log(db)] == [0, 6]
         finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_request_given_up_while_waiting_for_a_connection_is_never_written(
+    echo_url: str,
+) -> None:
+    async def work() -> None:
+        db = Database(echo_url, pool_size=2)  # one kept connection
+        try:
+            release = asyncio.Event()
+
+            async def hold_the_connection() -> None:
+                async with db.at_once(write=False) as driver:
+                    await driver.fetchval("SELECT 1")
+                    await release.wait()
+
+            holder = asyncio.create_task(hold_the_connection())
+            await asyncio.sleep(0.1)
+            given_up = asyncio.create_task(db.batched(ECHO, (7,)))
+            await asyncio.sleep(0.1)  # its batch formed, waiting for the connection
+            given_up.cancel()
+            release.set()
+            await holder
+            assert (await db.batched(ECHO, (8,)))["v"] == 8
+            assert given_up.cancelled()
+            assert [v for v, _ in await _log(db)] == [8]
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_request_given_up_in_a_refused_batch_is_not_sent_again_alone(db: Database) -> None:
+    async def work() -> None:
+        try:
+            first = asyncio.create_task(db.batched(ECHO, (0,)))
+            await asyncio.sleep(0.1)
+            slow = asyncio.create_task(db.batched(ECHO, (9,)))  # sleeps, then the batch fails
+            given_up = asyncio.create_task(db.batched(ECHO, (8,)))
+            refused = asyncio.create_task(db.batched(ECHO, (-1,)))
+            await first
+            await asyncio.sleep(0.1)  # the batch of 9, 8 and -1 is in flight
+            given_up.cancel()
+            assert (await slow)["v"] == 9
+            with pytest.raises(asyncpg.RaiseError):
+                await refused
+            assert given_up.cancelled()
+            assert [v for v, _ in await _log(db)] == [0, 9]
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_batch_stuck_on_a_lock_fails_whole_and_those_behind_it_are_refused_in_time(
+    echo_url: str,
+) -> None:
+    async def work() -> None:
+        # A timeout of 1 s: requests wait at most that long to be sent; the database gives
+        # up on a lock after 3 s (`lock_timeout`, three times it).
+        db = Database(echo_url, timeout=1)
+        other = await asyncpg.connect(echo_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            await other.execute("SELECT pg_advisory_lock(50)")
+            stuck = asyncio.create_task(db.batched(ECHO, (50,)))
+            await asyncio.sleep(0.1)
+            behind = asyncio.create_task(db.batched(ECHO, (51,)))
+            with pytest.raises(ServiceUnavailable):
+                await behind
+            assert not stuck.done(), "refused before the stuck one ended"
+            with pytest.raises(ServiceUnavailable):
+                await stuck
+            # Not sent again item by item: a batch stuck on a lock fails as a whole.
+            stuck_pair = [asyncio.create_task(db.batched(ECHO, (v,))) for v in (0, 50, 52)]
+            answers = await asyncio.gather(*stuck_pair, return_exceptions=True)
+            assert answers[0]["v"] == 0
+            assert [type(a) for a in answers[1:]] == [ServiceUnavailable, ServiceUnavailable]
+            assert [v for v, _ in await _log(db)] == [0]
+        finally:
+            await other.close()
             await db.dispose()
 
     asyncio.run(work())

@@ -4,11 +4,13 @@ against the test database while the test server serves it, and checked through t
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -339,3 +341,73 @@ def test_ten_thousand_rows(server: Server, tenant: TenantHandle, tmp_path: Path)
     ok(again)
     assert "unchanged 10000" in summary(again)
     assert transfer_count(server, tenant) == 1000
+
+
+@pytest.mark.skipif(
+    not os.environ.get("FIDELIS_TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="PostgreSQL's row locks (SQLite has one write lock for the whole database)",
+)
+def test_an_import_locks_the_customers_it_changes_in_the_order_of_their_ids(
+    server: Server, tenant: TenantHandle, tmp_path: Path
+) -> None:
+    # The order batches of points adds lock customers in (db/batches.py): in the file's order
+    # instead, an import holding B and waiting for A, while a batch holding A waits for B,
+    # would deadlock.
+    upsert(tenant, "imp-a", Name="A")
+    upsert(tenant, "imp-b", Name="B")
+    ids = {
+        r.original_id: r.id
+        for r in query(
+            server,
+            "SELECT original_id, id FROM customer WHERE tenant_id = :t",
+            t=tenant.id,
+        )
+    }
+    assert ids["imp-a"] < ids["imp-b"]
+    path = write(tmp_path / "ba.csv", "imp-b,B2,,,,,,,\nimp-a,A2,,,,,,,\n")
+
+    async def work(db: Database) -> None:
+        url = server.database_url
+        holder = await asyncpg.connect(url)
+        prober = await asyncpg.connect(url)
+        importing = None
+        try:
+            async with holder.transaction():
+                await holder.execute(
+                    "SELECT 1 FROM customer WHERE id = $1 FOR UPDATE", ids["imp-a"]
+                )
+                env = {k: v for k, v in os.environ.items() if not k.startswith("FIDELIS_")}
+                env["FIDELIS_DATABASE_URL"] = url
+                importing = subprocess.Popen(
+                    [*FIDELIS, "customers", "import", "--tenant", tenant.slug, str(path)],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                for _ in range(300):  # until the import waits for A
+                    waiting = await prober.fetchval(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                        " WHERE NOT l.granted AND a.datname = current_database()"
+                        " AND a.query ILIKE '%customer%'"
+                    )
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.05)
+                assert waiting, "the import never waited for A"
+                # B, first in the file, is not held while the import waits for A.
+                async with prober.transaction():
+                    await prober.execute(
+                        "SELECT 1 FROM customer WHERE id = $1 FOR UPDATE NOWAIT", ids["imp-b"]
+                    )
+        finally:
+            await prober.close()
+            await holder.close()
+        assert importing is not None
+        out, _ = importing.communicate(timeout=60)
+        assert importing.returncode == 0, out
+        assert "updated 2" in out
+
+    run_async(server.database_url, work)
+    assert customer_row(server, tenant, "imp-a").name == "A2"
+    assert customer_row(server, tenant, "imp-b").name == "B2"

@@ -17,7 +17,7 @@ from fidelis.db.engine import Database
 
 pytestmark = pytest.mark.skipif(
     "os.environ.get('FIDELIS_TEST_DATABASE_URL', '').startswith('postgres')",
-    reason="SQLite's single writer; PostgreSQL's hot path commits each call on its own",
+    reason="SQLite's batches of one writer (PostgreSQL's: test_batches.py)",
 )
 
 

@@ -17,15 +17,20 @@ What the batch changes, and what it does not:
   sent so.
 - One item's failure undoes the batch's transaction: when PostgreSQL answers with an error
   (nothing of the batch is written then), each item is sent again alone, and only the one
-  that fails alone fails. Any other failure (the connection lost, the call timed out: the
-  outcome unknown) fails every request of the batch, as it would have failed each alone.
-- A batch, once sent, completes even if a request in it is given up (its client gone): its
-  transaction commits or not as a whole, never half.
+  that fails alone fails. Not when the error says the database cannot serve now (a lock
+  timeout, a shutdown): then every request of the batch fails (503), as would each alone.
+  Any other failure (the connection lost, the call timed out: the outcome unknown) fails
+  every request of the batch too, as it would have failed each alone.
+- A request given up (cancelled) before its call is sent is never sent, nor sent alone after
+  its batch failed; once in a call, its outcome is the call's: the transaction commits or
+  not as a whole, never half. A request that cannot be sent within the database timeout is
+  refused (503) having written nothing, as one that waited that long for a connection was.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -55,27 +60,57 @@ class _Item:
     answer: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    sent: bool = False  # in a call to the database: its outcome is the database's now
+    given_up: bool = False  # its request was cancelled: never sent again alone
 
 
 class Batches:
     """The calls of one function gathered from concurrent requests (module docstring), at
-    most `most` a batch; `lanes`: batches in flight at once (one connection each)."""
+    most `most` a batch; `lanes`: batches in flight at once (one connection each). A request
+    not sent within `timeout` seconds is refused with `TimeoutError` (503), having written
+    nothing. `alone_may_help(error)`: whether a batch PostgreSQL refused with `error` is sent
+    again item by item (not when the database cannot serve, say a lock timeout: each item
+    alone would wait as long again)."""
 
-    def __init__(self, kept: KeptConnections, call: Call, *, lanes: int, most: int = 32) -> None:
+    def __init__(
+        self,
+        kept: KeptConnections,
+        call: Call,
+        *,
+        lanes: int,
+        timeout: float,
+        alone_may_help: Callable[[BaseException], bool],
+        most: int = 32,
+    ) -> None:
         self._kept = kept
         self._call = call
         self._lanes = max(lanes, 1)
+        self._timeout = timeout
+        self._alone_may_help = alone_may_help
         self._most = most
         self._waiting: list[_Item] = []
         self._running: set[asyncio.Task[None]] = set()
 
     async def run(self, args: tuple[Any, ...]) -> Any:
         """The row the call gives for `args` (None when it gives none), sent alone or in a
-        batch."""
+        batch. A request cancelled before its call was sent is never sent; once sent, its
+        outcome is the call's, whatever becomes of the request."""
         item = _Item(args)
         self._waiting.append(item)
         self._start()
-        return await item.answer
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await asyncio.shield(item.answer)
+        except TimeoutError:
+            if not item.sent:
+                item.answer.cancel()
+                raise
+            return await item.answer  # in flight: bounded by the database's own timeouts
+        except asyncio.CancelledError:
+            item.given_up = True
+            if not item.sent:
+                item.answer.cancel()
+            raise
 
     async def wait_idle(self) -> None:
         """Wait for the batches in flight (at shutdown)."""
@@ -99,6 +134,12 @@ class Batches:
     async def _send(self, batch: list[_Item]) -> None:
         try:
             async with self._kept.lend() as driver:
+                # Those given up while this waited for its connection are not sent.
+                batch = [i for i in batch if not i.answer.done()]
+                if not batch:
+                    return
+                for item in batch:
+                    item.sent = True
                 metrics.observe_batch(self._call.function, len(batch))
                 if len(batch) == 1:
                     await _alone(driver, self._call.one, batch[0])
@@ -106,9 +147,14 @@ class Batches:
                 columns = [list(c) for c in zip(*(i.args for i in batch), strict=True)]
                 try:
                     rows = await driver.fetch(self._call.many, *columns)
-                except asyncpg.PostgresError:
+                except asyncpg.PostgresError as exc:
+                    if driver.is_closed() or not self._alone_may_help(exc):
+                        raise
                     for item in batch:  # nothing was written: each alone
-                        await _alone(driver, self._call.one, item)
+                        if item.given_up:
+                            item.answer.cancel()
+                        else:
+                            await _alone(driver, self._call.one, item)
                     return
                 found = {row["n"]: row for row in rows}
                 for n, item in enumerate(batch, 1):
@@ -129,6 +175,8 @@ async def _alone(driver: Any, statement: str, item: _Item) -> None:
     except asyncpg.PostgresError as exc:
         if not item.answer.done():
             item.answer.set_exception(exc)
+        if driver.is_closed():
+            raise  # the connection is dropped (`KeptConnections.lend`)
         return
     _settle(item, row)
 

@@ -49,6 +49,9 @@ def async_url(url: str) -> URL:
     return parsed
 
 
+DEADLOCK = "40P01"
+
+
 class Database:
     def __init__(
         self,
@@ -108,6 +111,7 @@ class Database:
         # PostgreSQL: the hot paths' batches, by function (`batched`).
         self._batches: dict[str, Batches] = {}
         self._batches_in_flight = batches_in_flight
+        self._timeout = timeout
 
     @asynccontextmanager
     async def write(self, queue: str | None = None) -> AsyncIterator[AsyncConnection]:
@@ -160,7 +164,11 @@ class Database:
         batches = self._batches.get(call.function)
         if batches is None:
             batches = self._batches[call.function] = Batches(
-                self._kept, call, lanes=self._batches_in_flight
+                self._kept,
+                call,
+                lanes=self._batches_in_flight,
+                timeout=self._timeout,
+                alone_may_help=_alone_may_help,
             )
         async with _guard():
             return await batches.run(args)
@@ -365,7 +373,16 @@ async def _run_to_completion(work: Awaitable[None]) -> None:
 
 # SQLSTATEs of an unreachable or overloaded server: connection exceptions (class 08), shutting
 # down or starting up (57P01-57P03), a lock not granted within `lock_timeout` (55P03).
-UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "55P03")
+# Connection exceptions, shutdowns, a lock not had in time, and a deadlock's victim (its
+# transaction undone whole: tried again, it finds the other gone).
+UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "55P03", DEADLOCK)
+
+
+def _alone_may_help(exc: BaseException) -> bool:
+    """Whether the items of a batch PostgreSQL refused with `exc` are worth sending alone
+    (`db.batches`): yes but for errors that say it cannot serve now, save a deadlock (the
+    other transaction wins, and each item alone then goes through)."""
+    return getattr(exc, "sqlstate", None) == DEADLOCK or not is_unavailable(exc)
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -26,6 +26,18 @@ async def list_customer_fields(
     return {row.original_id: {name: getattr(row, name) for name in COMPARED} for row in rows}
 
 
+async def lock_customers(conn: AsyncConnection, tenant_id: int, original_ids: list[str]) -> None:
+    """Lock the customers among `original_ids` that exist, in the order of their ids: the order
+    a batch of hot-path writes locks customers in (`db.batches`), so the two cannot deadlock."""
+    if original_ids:
+        await conn.execute(
+            select(customer.c.id)
+            .where(customer.c.tenant_id == tenant_id, customer.c.original_id.in_(original_ids))
+            .order_by(customer.c.id)
+            .with_for_update()
+        )
+
+
 async def list_used_keys(
     conn: AsyncConnection, tenant_id: int, scope: str, keys: list[str]
 ) -> set[str]:

@@ -82,16 +82,26 @@ async def import_rows(
     used = await repository.list_used_keys(
         conn, tenant.id, CHANGE_KEY_SCOPE, [opening_key(r.original_id) for r in good if r.points]
     )
+
+    def unchanged(row: Row) -> bool:
+        return (
+            row.original_id in current
+            and not _differs(current[row.original_id], row.fields)
+            and (row.points == 0 or opening_key(row.original_id) in used)
+        )
+
+    # The customers the rows change, locked now in one go (the order matters: a row's own
+    # lock, taken in the file's order, could wait on a batch of points adds that waits on it).
+    await repository.lock_customers(
+        conn,
+        tenant.id,
+        [r.original_id for r in good if r.original_id in current and not unchanged(r)],
+    )
     outcomes: list[Outcome] = []
     for row in rows:
         if outcomes and not keep_going():
             break
-        if (
-            isinstance(row, Row)
-            and row.original_id in current
-            and not _differs(current[row.original_id], row.fields)
-            and (row.points == 0 or opening_key(row.original_id) in used)
-        ):
+        if isinstance(row, Row) and unchanged(row):
             outcomes.append(Outcome(row.line, row.original_id, "unchanged"))
         else:
             outcomes.append(await import_row(conn, tenant, row, now=now))
