@@ -250,6 +250,8 @@ hold_part = Table(
     PrimaryKeyConstraint("tenant_id", "id"),
     CheckConstraint("amount > 0", name="amount_positive"),
     # Ends with the id: a hold's parts in their order (migration 0016 says why it matters).
+    # PostgreSQL also has `ix_hold_part_hold_id` (hold_id, id), for the commit function
+    # (migration 0025).
     Index("ix_hold_part_hold", "tenant_id", "hold_id", "id"),
 )
 
