@@ -201,6 +201,32 @@ def test_a_request_given_up_in_a_refused_batch_is_not_sent_again_alone(db: Datab
     asyncio.run(work())
 
 
+def test_a_request_given_up_after_its_deadline_in_a_refused_batch_is_not_sent_again(
+    echo_url: str,
+) -> None:
+    async def work() -> None:
+        db = Database(echo_url, timeout=0.2)
+        try:
+            first = asyncio.create_task(db.batched(ECHO, (1,)))
+            await asyncio.sleep(0)
+            # Sent together while the first is in flight: 9 sleeps past the deadline, -1 fails.
+            slow = asyncio.create_task(db.batched(ECHO, (9,)))
+            given_up = asyncio.create_task(db.batched(ECHO, (8,)))
+            refused = asyncio.create_task(db.batched(ECHO, (-1,)))
+            assert (await first)["v"] == 1
+            await asyncio.sleep(0.25)  # past the deadline, still in flight
+            given_up.cancel()
+            assert (await slow)["v"] == 9
+            with pytest.raises(asyncpg.RaiseError):
+                await refused
+            assert given_up.cancelled()
+            assert [v for v, _ in await _log(db)] == [1, 9]
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
 def test_a_batch_stuck_on_a_lock_fails_whole_and_those_behind_it_are_refused_in_time(
     echo_url: str,
 ) -> None:

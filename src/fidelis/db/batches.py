@@ -105,11 +105,13 @@ class Batches:
             if not item.sent:
                 item.answer.cancel()
                 raise
+        except asyncio.CancelledError:
+            _give_up(item)
+            raise
+        try:
             return await item.answer  # in flight: bounded by the database's own timeouts
         except asyncio.CancelledError:
-            item.given_up = True
-            if not item.sent:
-                item.answer.cancel()
+            _give_up(item)
             raise
 
     async def wait_idle(self) -> None:
@@ -151,7 +153,7 @@ class Batches:
                     if driver.is_closed() or not self._alone_may_help(exc):
                         raise
                     for item in batch:  # nothing was written: each alone
-                        if item.given_up:
+                        if item.given_up or item.answer.done():
                             item.answer.cancel()
                         else:
                             await _alone(driver, self._call.one, item)
@@ -167,6 +169,21 @@ class Batches:
             for item in batch:
                 item.answer.cancel()
             raise
+
+
+def _give_up(item: _Item) -> None:
+    """The request of `item` was cancelled: never send it (again), and let its outcome, if
+    it was in a call, go unread without a warning."""
+    item.given_up = True
+    if item.sent:
+        item.answer.add_done_callback(_unread)
+    else:
+        item.answer.cancel()
+
+
+def _unread(answer: asyncio.Future[Any]) -> None:
+    if not answer.cancelled():
+        answer.exception()
 
 
 async def _alone(driver: Any, statement: str, item: _Item) -> None:
