@@ -4,10 +4,10 @@ A hot-path write (`ledger.hotpath`) is one call of a database function and its o
 transaction. Most of what PostgreSQL spends on a call is not the function's work but what
 comes with any transaction and round trip: parsing the message, taking a snapshot, the commit
 and its wait for the disk, the answer; the worker spends as much to send and read it. Requests
-that arrive while every kept connection (`KeptConnections`) is busy wait here instead, and
-the next free connection takes all of them at once (up to `most`): one call of the function's
-batch form, one transaction, one commit. Under light load nothing waits, and each request is a
-batch of one, sent as before.
+that arrive while a call of their kind is in flight (`lanes` of them, one kept connection
+each: `KeptConnections`) wait here instead, and the next call takes all of them at once (up to
+`most`): one call of the function's batch form, one transaction, one commit. Under light load
+nothing waits, and each request is a batch of one, sent as before.
 
 What the batch changes, and what it does not:
 - Each request still gets its answer only after its work is committed (the batch's COMMIT).

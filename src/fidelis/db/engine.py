@@ -372,9 +372,8 @@ async def _run_to_completion(work: Awaitable[None]) -> None:
 
 
 # SQLSTATEs of an unreachable or overloaded server: connection exceptions (class 08), shutting
-# down or starting up (57P01-57P03), a lock not granted within `lock_timeout` (55P03).
-# Connection exceptions, shutdowns, a lock not had in time, and a deadlock's victim (its
-# transaction undone whole: tried again, it finds the other gone).
+# down or starting up (57P01-57P03), a lock not granted within `lock_timeout` (55P03), and a
+# deadlock's victim (40P01: its transaction undone whole; tried again, it finds the other gone).
 UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "55P03", DEADLOCK)
 
 
@@ -477,10 +476,6 @@ class KeptConnections:
         self._free: list[_Kept] = []
         self._turns = asyncio.Semaphore(max(size, 1))
         self._generation = 0  # raised when the pool's connections are dropped
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[Any]:

@@ -28,7 +28,7 @@ import orjson
 
 from fidelis import metrics
 from fidelis.db.batches import Call
-from fidelis.ledger import sqlitepath
+from fidelis.ledger import pgfunctions, sqlitepath
 from fidelis.ledger.model import (
     PlainCredit,
     PointType,
@@ -41,11 +41,14 @@ if TYPE_CHECKING:
     from fidelis.db.engine import Database
 
 
-def _call(function: str, params: int, columns: str, alone: str | None = None) -> Call:
-    """A hot path's write, `function` giving `columns` (`alone`: how they are had from its
-    row `f`, if not so named), alone or in batches (`Database.batched`): the same columns
-    after the item's number from the function's batch form (`pgfunctions._batch_form`)."""
-    args = ", ".join(f"${n}" for n in range(1, params + 1))
+def _call(
+    function: str, params: list[tuple[str, str]], columns: str, alone: str | None = None
+) -> Call:
+    """A hot path's write, `function` (of parameters `params`) giving `columns` (`alone`: how
+    they are had from its row `f`, if not so named), alone or in batches (`Database.batched`):
+    the same columns after the item's number from the function's batch form
+    (`pgfunctions._batch_form`)."""
+    args = ", ".join(f"${n}" for n in range(1, len(params) + 1))
     return Call(
         function,
         one=f"SELECT {alone or columns} FROM {function}({args}) AS f",
@@ -53,9 +56,18 @@ def _call(function: str, params: int, columns: str, alone: str | None = None) ->
     )
 
 
-CREDIT = _call("fidelis_credit_now_for_key", 20, "customer_id, name, transfer_id, summary")
-LOCK = _call("fidelis_lock_now", 15, "spendable, parts, locked")
-COMMIT_LOCK = _call("fidelis_commit_lock_now", 12, "locked", alone="f::cashback_lock AS locked")
+CREDIT = _call(
+    "fidelis_credit_now_for_key",
+    pgfunctions.CREDIT_NOW_FOR_KEY_PARAMS,
+    "customer_id, name, transfer_id, summary",
+)
+LOCK = _call("fidelis_lock_now", pgfunctions.LOCK_NOW_PARAMS, "spendable, parts, locked")
+COMMIT_LOCK = _call(
+    "fidelis_commit_lock_now",
+    pgfunctions.COMMIT_LOCK_NOW_PARAMS,
+    "locked",
+    alone="f::cashback_lock AS locked",
+)
 # A read: whether the key check runs before or after the customer's lookup, no row comes back
 # unless it passes.
 SUMMARY = (
