@@ -12,13 +12,18 @@ customer, all applied once, each answer the customer's state right after its own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -26,8 +31,9 @@ from fidelis.db.batches import Call
 from fidelis.db.engine import Database
 from fidelis.errors import ServiceUnavailable
 from fidelis.ledger import pgfunctions
-from tests.conftest import TenantHandle, add_points, points_of, upsert
+from tests.conftest import Server, TenantHandle, add_points, points_of, upsert
 from tests.test_metrics import scrape, value
+from tests.test_points_paths import comparable
 
 pytestmark = pytest.mark.skipif(
     "not os.environ.get('FIDELIS_TEST_DATABASE_URL', '').startswith('postgres')",
@@ -308,6 +314,138 @@ def test_parallel_points_adds_are_each_applied_once_with_their_own_answer(
     batches, items = _batched_items(tenant, "fidelis_credit_now_for_key")
     assert items - items_before == len(adds)
     assert batches - batches_before < len(adds), "some adds went together"
+
+
+def test_a_batch_of_different_customers_writes_what_they_would_one_by_one(
+    make_tenant: Callable[[], TenantHandle], server: Server
+) -> None:
+    """Adds to different customers go through the batch form's set-based path (one statement
+    per write for all of them): each answer, and each customer's points after, are those the
+    same adds give one after the other, in the cases the batch serves (a customer's first
+    movement, with and without expiry, with and without a ChangeKey) and those it leaves to
+    the general path (disabled, in debt, a key used before, no such customer)."""
+    batched = _credit_cases(make_tenant(), make_tenant(), server)
+    one_by_one = _credit_cases(make_tenant(), make_tenant(), server)
+    blocker = batched.tenant
+    upsert(blocker, "blocker")
+    batches = server.app.state.db._batches
+    before = _batched_items(blocker, "fidelis_credit_now_for_key")
+    locked, release = threading.Event(), threading.Event()
+
+    async def hold_blocker() -> None:
+        # The blocker's row locked, so its add stays in flight while the others gather.
+        url = server.database_url.replace("postgresql+asyncpg", "postgresql")
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "SELECT 1 FROM customer WHERE tenant_id = $1 AND original_id = 'blocker'"
+                    " FOR UPDATE",
+                    blocker.id,
+                )
+                locked.set()
+                await asyncio.to_thread(release.wait, 30)
+        finally:
+            await conn.close()
+
+    with ThreadPoolExecutor(len(batched.adds) + 2) as pool:
+        holding = pool.submit(asyncio.run, hold_blocker())
+        assert locked.wait(10)
+        first = pool.submit(add_points, blocker, "blocker", 1)
+        credits = batches["fidelis_credit_now_for_key"]
+        _until(lambda: len(credits._running) == 1 and not credits._waiting)
+        answers = [pool.submit(add) for add in batched.adds]
+        _until(lambda: len(credits._waiting) == len(batched.adds))
+        release.set()
+        holding.result()
+        assert first.result().status_code == 200
+        got = [a.result() for a in answers]
+    count, items = _batched_items(blocker, "fidelis_credit_now_for_key")
+    assert (count - before[0], items - before[1]) == (2, 1 + len(batched.adds))
+    expected = [add() for add in one_by_one.adds]
+    # Refused: the disabled customer (400), the ChangeKey used before (409), no such customer.
+    assert [a.status_code for a in got] == [200, 200, 400, 200, 409, 404, 200, 200]
+    assert [a.status_code for a in expected] == [a.status_code for a in got]
+    for mine, theirs in zip(got, expected, strict=True):
+        if mine.status_code == 200:
+            assert _timeless(mine.json()) == _timeless(theirs.json())
+    for (tenant, customer), (twin, _) in zip(batched.customers, one_by_one.customers, strict=True):
+        assert _timeless(points_of(tenant, customer)) == _timeless(points_of(twin, customer))
+
+
+def _timeless(answer: dict[str, Any]) -> Any:
+    """`comparable`, its instants (dates of movements and expiries) made alike too: the two
+    runs are a moment apart."""
+
+    def alike(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: alike(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [alike(v) for v in value]
+        if isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                datetime.fromisoformat(value)
+                return "an instant"
+        return value
+
+    return alike(comparable(answer))
+
+
+class _CreditCases:
+    def __init__(self, tenant: TenantHandle) -> None:
+        self.tenant = tenant
+        self.adds: list[Callable[[], httpx.Response]] = []
+        self.customers: list[tuple[TenantHandle, str]] = []
+
+    def add(self, tenant: TenantHandle, customer: str, points: int, **fields: Any) -> None:
+        self.adds.append(lambda: add_points(tenant, customer, points, **fields))
+        if customer != "nobody":
+            self.customers.append((tenant, customer))
+
+
+def _credit_cases(plain: TenantHandle, expiring: TenantHandle, server: Server) -> _CreditCases:
+    """The adds of the test above, on two new tenants (the second's points expire), with the
+    customers made ready for them."""
+    cases = _CreditCases(plain)
+    program = {"PointsExpireAfterDays": 30}
+    assert expiring.http.put("/v1/admin/program", json=program).status_code == 200
+    for tenant in (plain, expiring):
+        upsert(tenant, "fresh")
+        upsert(tenant, "known")
+        assert add_points(tenant, "known", 5).status_code == 200
+    upsert(plain, "off")
+    disable = {"IsEnabled": False, "Reason": "fraude"}
+    assert plain.http.post("/v1/pvt/Customer/off/changestatus", json=disable).status_code == 200
+    upsert(plain, "owing")
+    order = {
+        "OriginalId": "order-1",
+        "Customer": {"OriginalId": "owing"},
+        "OrderTotal": "100.00",
+        "IsCompleted": True,
+        "OrderCompletedDate": server.clock().isoformat(),
+    }
+    assert plain.http.post("/v1/pvt/Order", json=order).status_code == 200
+    assert add_points(plain, "owing", -70).status_code == 200
+    assert plain.http.post("/v1/pvt/Order/order-1/cancel", json={}).status_code == 200
+    assert points_of(plain, "owing")["PointsBalance"] == -70
+    upsert(plain, "again")
+    assert add_points(plain, "again", 7, ChangeKey="again-1").status_code == 200
+    cases.add(plain, "fresh", 10, ChangeKey="k-fresh")
+    cases.add(plain, "known", 20)
+    cases.add(plain, "off", 30, ChangeKey="k-off")
+    cases.add(plain, "owing", 40, ChangeKey="k-owing")
+    cases.add(plain, "again", 7, ChangeKey="again-1")
+    cases.add(plain, "nobody", 50, ChangeKey="k-nobody")
+    cases.add(expiring, "fresh", 10, ChangeKey="k-fresh")
+    cases.add(expiring, "known", 20)
+    return cases
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in 10 s"
+        time.sleep(0.01)
 
 
 def _reserve(tenant: TenantHandle, path: str, body: dict[str, Any]) -> Any:
