@@ -328,12 +328,115 @@ def test_a_batch_of_different_customers_writes_what_they_would_one_by_one(
     one_by_one = _credit_cases(make_tenant(), make_tenant(), server)
     blocker = batched.tenant
     upsert(blocker, "blocker")
-    batches = server.app.state.db._batches
     before = _batched_items(blocker, "fidelis_credit_now_for_key")
+    got = _gathered(
+        server,
+        "fidelis_credit_now_for_key",
+        blocker,
+        lambda: add_points(blocker, "blocker", 1),
+        batched.adds,
+    )
+    count, items = _batched_items(blocker, "fidelis_credit_now_for_key")
+    assert (count - before[0], items - before[1]) == (2, 1 + len(batched.adds))
+    expected = [add() for add in one_by_one.adds]
+    # Refused: the disabled customer (400), the ChangeKey used before (409), no such customer.
+    assert [a.status_code for a in got] == [200, 200, 400, 200, 409, 404, 200, 200]
+    assert [a.status_code for a in expected] == [a.status_code for a in got]
+    for mine, theirs in zip(got, expected, strict=True):
+        if mine.status_code == 200:
+            assert _timeless(mine.json()) == _timeless(theirs.json())
+    for (tenant, customer), (twin, _) in zip(batched.customers, one_by_one.customers, strict=True):
+        assert _timeless(points_of(tenant, customer)) == _timeless(points_of(twin, customer))
+
+
+def test_a_batch_of_commits_of_different_customers_writes_what_they_would_one_by_one(
+    make_tenant: Callable[[], TenantHandle], server: Server
+) -> None:
+    """Commits of different customers' locks go through the batch form's set-based path: each
+    answer, and each customer's points after, are those of the same commits one after the
+    other, in the cases it serves (with and without an order) and those it leaves to the
+    general path (a lock already committed, one rolled back, no such lock)."""
+    batched = _commit_cases(make_tenant(), make_tenant())
+    one_by_one = _commit_cases(make_tenant(), make_tenant())
+    blocker = batched.tenant
+    first = _locked(blocker, "blocker")
+    before = _batched_items(blocker, "fidelis_commit_lock_now")
+    got = _gathered(
+        server,
+        "fidelis_commit_lock_now",
+        blocker,
+        lambda: _commit(blocker, first),
+        batched.adds,
+    )
+    count, items = _batched_items(blocker, "fidelis_commit_lock_now")
+    assert (count - before[0], items - before[1]) == (2, 1 + len(batched.adds))
+    expected = [commit() for commit in one_by_one.adds]
+    # The lock committed before answers as it is (committed); refused: the one rolled back
+    # (409), no such lock (404).
+    assert [a.status_code for a in got] == [200, 200, 200, 409, 404, 200, 200]
+    assert [a.status_code for a in expected] == [a.status_code for a in got]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert _tokenless(mine.json()) == _tokenless(theirs.json())
+    for (tenant, customer), (twin, _) in zip(batched.customers, one_by_one.customers, strict=True):
+        assert _timeless(points_of(tenant, customer)) == _timeless(points_of(twin, customer))
+
+
+def _commit_cases(plain: TenantHandle, other: TenantHandle) -> _CreditCases:
+    """The commits of the test above, on two new tenants, with their locks taken."""
+    cases = _CreditCases(plain)
+    tokens = {}
+    for tenant, buyer in [(plain, f"b{n}") for n in range(1, 5)] + [(other, "b1"), (other, "b2")]:
+        tokens[tenant.slug, buyer] = _locked(tenant, buyer)
+        cases.customers.append((tenant, buyer))
+    assert _commit(plain, tokens[plain.slug, "b3"]).status_code == 200
+    rollback = {"lock_token": tokens[plain.slug, "b4"]}
+    answer = plain.http.post("/v1/rewards/rollback", json=rollback, headers={"brand": plain.slug})
+    assert answer.status_code == 200, answer.text
+    for tenant, buyer, order in [
+        (plain, "b1", None),
+        (plain, "b2", "order-2"),
+        (plain, "b3", None),
+        (plain, "b4", None),
+        (plain, None, None),
+        (other, "b1", None),
+        (other, "b2", "order-2"),
+    ]:
+        token = "no-such-lock" if buyer is None else tokens[tenant.slug, buyer]
+        cases.adds.append(lambda t=tenant, k=token, o=order: _commit(t, k, o))
+    return cases
+
+
+def _locked(tenant: TenantHandle, buyer: str) -> str:
+    """A lock of all of R$ 1.00 of `buyer` (a new customer, given 1 000 points first)."""
+    upsert(tenant, buyer)
+    assert add_points(tenant, buyer, 1000).status_code == 200
+    token: str = _reserve(tenant, "lock", {"customer_id": buyer, "total": "1.00"})["lock_token"]
+    return token
+
+
+def _commit(tenant: TenantHandle, token: str, order: str | None = None) -> httpx.Response:
+    body = {"lock_token": token} | ({"order_id": order} if order else {})
+    return tenant.http.post("/v1/rewards/commit", json=body, headers={"brand": tenant.slug})
+
+
+def _tokenless(answer: dict[str, Any]) -> Any:
+    return _alike({k: v for k, v in answer.items() if "token" not in k})
+
+
+def _gathered(
+    server: Server,
+    function: str,
+    blocker: TenantHandle,
+    first: Callable[[], httpx.Response],
+    calls: list[Callable[[], httpx.Response]],
+) -> list[httpx.Response]:
+    """The answers to `calls`, sent while `first` (a write of `function` by the customer
+    "blocker" of tenant `blocker`) is in flight, held on that customer's row lock: they gather
+    behind it, and go together in one batch once it is let go."""
+    batches = server.app.state.db._batches
     locked, release = threading.Event(), threading.Event()
 
     async def hold_blocker() -> None:
-        # The blocker's row locked, so its add stays in flight while the others gather.
         url = server.database_url.replace("postgresql+asyncpg", "postgresql")
         conn = await asyncpg.connect(url)
         try:
@@ -348,47 +451,38 @@ def test_a_batch_of_different_customers_writes_what_they_would_one_by_one(
         finally:
             await conn.close()
 
-    with ThreadPoolExecutor(len(batched.adds) + 2) as pool:
+    with ThreadPoolExecutor(len(calls) + 2) as pool:
         holding = pool.submit(asyncio.run, hold_blocker())
         assert locked.wait(10)
-        first = pool.submit(add_points, blocker, "blocker", 1)
-        credits = batches["fidelis_credit_now_for_key"]
-        _until(lambda: len(credits._running) == 1 and not credits._waiting)
-        answers = [pool.submit(add) for add in batched.adds]
-        _until(lambda: len(credits._waiting) == len(batched.adds))
+        held = pool.submit(first)
+        _until(lambda: function in batches)
+        line = batches[function]
+        _until(lambda: len(line._running) == 1 and not line._waiting)
+        answers = [pool.submit(call) for call in calls]
+        _until(lambda: len(line._waiting) == len(calls))
         release.set()
         holding.result()
-        assert first.result().status_code == 200
-        got = [a.result() for a in answers]
-    count, items = _batched_items(blocker, "fidelis_credit_now_for_key")
-    assert (count - before[0], items - before[1]) == (2, 1 + len(batched.adds))
-    expected = [add() for add in one_by_one.adds]
-    # Refused: the disabled customer (400), the ChangeKey used before (409), no such customer.
-    assert [a.status_code for a in got] == [200, 200, 400, 200, 409, 404, 200, 200]
-    assert [a.status_code for a in expected] == [a.status_code for a in got]
-    for mine, theirs in zip(got, expected, strict=True):
-        if mine.status_code == 200:
-            assert _timeless(mine.json()) == _timeless(theirs.json())
-    for (tenant, customer), (twin, _) in zip(batched.customers, one_by_one.customers, strict=True):
-        assert _timeless(points_of(tenant, customer)) == _timeless(points_of(twin, customer))
+        assert held.result().status_code == 200
+        return [a.result() for a in answers]
 
 
 def _timeless(answer: dict[str, Any]) -> Any:
-    """`comparable`, its instants (dates of movements and expiries) made alike too: the two
-    runs are a moment apart."""
+    """`comparable`, its instants made alike too (`_alike`)."""
+    return _alike(comparable(answer))
 
-    def alike(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: alike(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [alike(v) for v in value]
-        if isinstance(value, str):
-            with contextlib.suppress(ValueError):
-                datetime.fromisoformat(value)
-                return "an instant"
-        return value
 
-    return alike(comparable(answer))
+def _alike(value: Any) -> Any:
+    """`value` with every instant (dates of movements, expiries, commits) the same: the two
+    runs compared are a moment apart."""
+    if isinstance(value, dict):
+        return {k: _alike(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_alike(v) for v in value]
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            datetime.fromisoformat(value)
+            return "an instant"
+    return value
 
 
 class _CreditCases:
