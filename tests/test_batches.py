@@ -381,6 +381,78 @@ def test_a_batch_of_commits_of_different_customers_writes_what_they_would_one_by
         assert _timeless(points_of(tenant, customer)) == _timeless(points_of(twin, customer))
 
 
+def test_a_batch_of_locks_of_different_customers_writes_what_they_would_one_by_one(
+    make_tenant: Callable[[], TenantHandle], server: Server
+) -> None:
+    """Cashback locks of different customers go through the batch form's set-based path: each
+    answer, and each customer's points after, are those of the same locks one after the
+    other, in the cases it serves (one lot, several lots in spending order, part of a lot,
+    expiring points) and those it leaves to the general path (no points, disabled, no such
+    customer)."""
+    batched = _lock_cases(make_tenant(), make_tenant())
+    one_by_one = _lock_cases(make_tenant(), make_tenant())
+    blocker = batched.tenant
+    upsert(blocker, "blocker")
+    assert add_points(blocker, "blocker", 1000).status_code == 200
+    before = _batched_items(blocker, "fidelis_lock_now")
+    got = _gathered(
+        server,
+        "fidelis_lock_now",
+        blocker,
+        lambda: _lock(blocker, "blocker", "1.00"),
+        batched.adds,
+    )
+    count, items = _batched_items(blocker, "fidelis_lock_now")
+    assert (count - before[0], items - before[1]) == (2, 1 + len(batched.adds))
+    expected = [lock() for lock in one_by_one.adds]
+    # Without a lock: nothing to hold, the disabled customer; no such customer (404).
+    assert [a.status_code for a in got] == [200, 200, 200, 200, 200, 404, 200]
+    assert [a.status_code for a in expected] == [a.status_code for a in got]
+    for mine, theirs in zip(got, expected, strict=True):
+        assert _tokenless(mine.json()) == _tokenless(theirs.json())
+    assert [a.json().get("lock_token") is None for a in got] == [False] * 3 + [True] * 3 + [False]
+    for (tenant, customer), (twin, _) in zip(batched.customers, one_by_one.customers, strict=True):
+        assert _timeless(points_of(tenant, customer)) == _timeless(points_of(twin, customer))
+
+
+def _lock_cases(plain: TenantHandle, expiring: TenantHandle) -> _CreditCases:
+    """The locks of the test above, on two new tenants (the second's points expire), with the
+    customers given their points."""
+    cases = _CreditCases(plain)
+    program = {"PointsExpireAfterDays": 30}
+    assert expiring.http.put("/v1/admin/program", json=program).status_code == 200
+    for tenant, buyer, lots in [
+        (plain, "one", [1000]),
+        (plain, "several", [300, 200, 500]),
+        (plain, "little", [50]),
+        (plain, "none", []),
+        (plain, "off", [100]),
+        (expiring, "several", [300, 200]),
+    ]:
+        upsert(tenant, buyer)
+        for points in lots:
+            assert add_points(tenant, buyer, points).status_code == 200
+        cases.customers.append((tenant, buyer))
+    disable = {"IsEnabled": False, "Reason": "fraude"}
+    assert plain.http.post("/v1/pvt/Customer/off/changestatus", json=disable).status_code == 200
+    for tenant, buyer, total in [
+        (plain, "one", "2.50"),
+        (plain, "several", "4.00"),
+        (plain, "little", "9.00"),
+        (plain, "none", "1.00"),
+        (plain, "off", "1.00"),
+        (plain, "nobody", "1.00"),
+        (expiring, "several", "3.50"),
+    ]:
+        cases.adds.append(lambda t=tenant, b=buyer, v=total: _lock(t, b, v))
+    return cases
+
+
+def _lock(tenant: TenantHandle, buyer: str, total: str) -> httpx.Response:
+    body = {"customer_id": buyer, "total": total}
+    return tenant.http.post("/v1/rewards/lock", json=body, headers={"brand": tenant.slug})
+
+
 def _commit_cases(plain: TenantHandle, other: TenantHandle) -> _CreditCases:
     """The commits of the test above, on two new tenants, with their locks taken."""
     cases = _CreditCases(plain)
@@ -420,7 +492,17 @@ def _commit(tenant: TenantHandle, token: str, order: str | None = None) -> httpx
 
 
 def _tokenless(answer: dict[str, Any]) -> Any:
-    return _alike({k: v for k, v in answer.items() if "token" not in k})
+    """An answer of the reservation API without what differs between two tenants' locks: their
+    tokens and ids (the lots' in `rewards`), and instants (`_alike`)."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "id" and "token" not in k}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return _alike(strip(answer))
 
 
 def _gathered(

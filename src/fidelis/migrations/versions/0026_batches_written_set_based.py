@@ -1,5 +1,6 @@
-"""A batch of credits, or of cashback commits, writes each table once for all its items, one
-statement per write (`fidelis.ledger.pgfunctions.CREDIT_MANY_V2`, `COMMIT_LOCK_MANY_V2`), where
+"""A batch of credits, cashback locks or commits writes each table once for all its items, one
+statement per write (`fidelis.ledger.pgfunctions.CREDIT_MANY_V2`, `LOCK_MANY_V2`,
+`COMMIT_LOCK_MANY_V2`), where
 the first batch forms ran every item's statements in turn; their statements join by nested
 loops over indexes only (`nested_loops_only`). PostgreSQL only; SQLite has no batch forms.
 
@@ -25,10 +26,12 @@ depends_on = None
 
 SET_BASED = [
     (pgfunctions.CREDIT_MANY_V2, "fidelis_credit_now_for_key_many"),
+    (pgfunctions.LOCK_MANY_V2, "fidelis_lock_now_many"),
     (pgfunctions.COMMIT_LOCK_MANY_V2, "fidelis_commit_lock_now_many"),
 ]
 ONE_BY_ONE = [
     (pgfunctions.CREDIT_MANY_V1, "fidelis_credit_now_for_key_many"),
+    (pgfunctions.LOCK_MANY_V1, "fidelis_lock_now_many"),
     (pgfunctions.COMMIT_LOCK_MANY_V1, "fidelis_commit_lock_now_many"),
 ]
 
