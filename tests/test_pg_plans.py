@@ -112,6 +112,46 @@ class Purchases:
         assert committed is not None
         assert committed["locked"]["status"] == "committed"
 
+    async def purchases_together(self, original_ids: list[str]) -> None:
+        """A purchase of each, their locks in one batch, then their commits in one batch (the
+        set-based batch forms)."""
+        now = datetime.now(UTC)
+        tokens = [uuid.uuid4().hex for _ in original_ids]
+        hold, until = TransferType.hold.value, now + timedelta(hours=1)
+        locks = [
+            (*self.key.args(), self.tenant, customer, now, 5, hold, token, 5, "{}", until)
+            for customer, token in zip(original_ids, tokens, strict=True)
+        ]
+        locked = await self.conn.fetch(hotpath.LOCK.many, *_columns(locks))
+        assert len(locked) == len(original_ids), "locked"
+        capture, used = TransferType.capture.value, int(PointType.CashbackUsed)
+        commits = [
+            (*self.key.args(), self.tenant, token, now, None, capture, used) for token in tokens
+        ]
+        committed = await self.conn.fetch(hotpath.COMMIT_LOCK.many, *_columns(commits))
+        assert {row["locked"]["status"] for row in committed} == {"committed"}
+        assert len(committed) == len(original_ids)
+
+
+async def credits_together(
+    conn: asyncpg.Connection, tenant: int, key: KeyCheck, ids: list[str]
+) -> None:
+    """A points add to each, in one batch (the set-based batch form)."""
+    now = datetime.now(UTC)
+    credit = (TransferType.adjustment_credit.value, int(PointType.Adjustment), "adjustment")
+    given = (None, "test", None, "change")  # no expiry, the reason, no customer reason, scope
+    items = [
+        (*key.args(), tenant, customer, now, 10, *credit, *given, uuid.uuid4().hex, "x", 20)
+        for customer in ids
+    ]
+    credited = await conn.fetch(hotpath.CREDIT.many, *_columns(items))
+    assert len(credited) == len(ids)
+
+
+def _columns(items: list[tuple[Any, ...]]) -> list[list[Any]]:
+    """A batch form's arguments: one array per parameter, of the items' values."""
+    return [list(column) for column in zip(*items, strict=True)]
+
 
 async def _connect(url: str) -> asyncpg.Connection:
     """One session of its own (the plans under test live in it)."""
@@ -149,11 +189,12 @@ async def _tenant(url: str) -> tuple[int, KeyCheck]:
 
 
 async def _reads(conn: asyncpg.Connection) -> dict[str, int]:
-    """Rows of `lot`, `hold` and `hold_part` this session read so far (its counters not yet
-    reported)."""
+    """Rows of `lot`, `hold`, `hold_part` and `cashback_lock` this session read so far (its
+    counters not yet reported)."""
     rows = await conn.fetch(
         "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
-        " FROM pg_stat_xact_user_tables WHERE relname IN ('lot', 'hold', 'hold_part')"
+        " FROM pg_stat_xact_user_tables"
+        " WHERE relname IN ('lot', 'hold', 'hold_part', 'cashback_lock')"
     )
     return {row["relname"]: int(row["read"]) for row in rows}
 
@@ -211,6 +252,87 @@ def test_a_commit_finds_its_hold_parts_without_an_index_that_starts_with_the_ten
 
     asyncio.run(drop())
     assert _purchase_reads(new_database)["hold_part"] <= 4
+
+
+def test_a_batch_of_purchases_reads_only_its_own_however_big_the_tenant(
+    new_database: str,
+) -> None:
+    """The set-based batch forms, with plans made on a database analyzed while small (as one
+    is after its first `ANALYZE`): a plan of the commits' customers took the tenant's locks
+    through the primary key, and read every one of them for each commit."""
+
+    async def work() -> dict[str, int]:
+        tenant, key = await _tenant(new_database)
+        conn = await _connect(new_database)
+        try:
+            await conn.execute("ANALYZE")
+            purchases = Purchases(conn, tenant, key)
+            for buyer in ("buyer-1", "buyer-2"):
+                await purchases.customer(buyer, 1000)
+            for _ in range(8):  # past the plan cache's five custom plans
+                await purchases.purchases_together(["buyer-1", "buyer-2"])
+            for n in range(0, OTHERS, 2):
+                pair = [f"other-{n}", f"other-{n + 1}"]
+                for other in pair:
+                    await purchases.customer(other, 100)
+                await purchases.purchases_together(pair)
+            async with conn.transaction():
+                before = await _reads(conn)
+                await purchases.purchases_together(["buyer-1", "buyer-2"])
+                after = await _reads(conn)
+            return {table: after[table] - before[table] for table in after}
+        finally:
+            await conn.close()
+
+    read = asyncio.run(work())
+    # Each buyer's lot, hold, part and lock, each read a few times by the lock and the commit
+    # (by key, to check, to update, to answer). Not the tenant's hundreds.
+    assert read["cashback_lock"] <= 16, read
+    assert read["lot"] <= 12, read
+    assert read["hold"] <= 8, read
+    assert read["hold_part"] <= 8, read
+
+
+def test_a_batch_of_points_adds_reads_only_its_own_however_big_the_tenant(
+    new_database: str,
+) -> None:
+    """The credits' set-based batch form, with plans made on a database analyzed while small."""
+
+    async def reads(conn: asyncpg.Connection) -> dict[str, int]:
+        rows = await conn.fetch(
+            "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
+            " FROM pg_stat_xact_user_tables WHERE relname IN ('customer', 'account', 'lot')"
+        )
+        return {row["relname"]: int(row["read"]) for row in rows}
+
+    async def work() -> dict[str, int]:
+        tenant, key = await _tenant(new_database)
+        conn = await _connect(new_database)
+        try:
+            await conn.execute("ANALYZE")
+            purchases = Purchases(conn, tenant, key)
+            for buyer in ("buyer-1", "buyer-2"):
+                await purchases.customer(buyer, 1000)
+            for _ in range(8):  # past the plan cache's five custom plans
+                await credits_together(conn, tenant, key, ["buyer-1", "buyer-2"])
+            for n in range(0, OTHERS, 2):
+                pair = [f"other-{n}", f"other-{n + 1}"]
+                for other in pair:
+                    await purchases.customer(other, 100)
+                await credits_together(conn, tenant, key, pair)
+            async with conn.transaction():
+                before = await reads(conn)
+                await credits_together(conn, tenant, key, ["buyer-1", "buyer-2"])
+                after = await reads(conn)
+            return {table: after.get(table, 0) - before.get(table, 0) for table in after}
+        finally:
+            await conn.close()
+
+    read = asyncio.run(work())
+    # The two customers and their accounts, each read a few times (to lock, for debt, to
+    # credit, for the answer). Not the tenant's hundreds.
+    assert read["customer"] <= 6, read
+    assert read["account"] <= 24, read
 
 
 async def _history_reads(conn: asyncpg.Connection) -> dict[str, int]:
