@@ -767,6 +767,32 @@ _KEY_CHECKED = """\
                     LIMIT p_failures[x.i]) recent) < p_failures[x.i]
 """
 
+
+def _posted(debit: str, credit: str) -> str:
+    """CTEs of a set-based batch form's write statement: each transfer `t` (its `id` and
+    `customer_id`) of the batch `x` (`tenant`, `customer`, `amount`) posted from the customer's
+    `debit` account to their `credit` one, as `ledger.service` posts a transfer: both balances
+    (created by their first movement) and the two entries."""
+    return f"""\
+    moves AS (
+        SELECT t.id AS transfer, x.tenant, x.customer, k.kind, k.sign * x.amount AS amount, k.o
+        FROM t JOIN x ON x.customer = t.customer_id
+        CROSS JOIN (VALUES (1, '{debit}', -1), (2, '{credit}', 1)) AS k(o, kind, sign)),
+    accounts AS (
+        INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
+        SELECT m.tenant, m.customer, m.kind, m.amount FROM moves m
+        ORDER BY m.customer, m.o
+        ON CONFLICT (tenant_id, customer_id, kind)
+        DO UPDATE SET balance = a.balance + excluded.balance
+        RETURNING a.id, a.customer_id, a.kind),
+    entries AS (
+        INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
+        SELECT m.tenant, m.transfer, a.id, m.amount
+        FROM moves m JOIN accounts a ON a.customer_id = m.customer AND a.kind = m.kind
+        ORDER BY m.transfer, m.o),
+"""
+
+
 # The batch form of credits, set-based: each write of the batch is one statement for all its
 # items (the customers locked in id order, the debts read, the ChangeKeys claimed, then the
 # transfers, balances, entries and lots), where V1 ran the dozen statements of
@@ -996,23 +1022,9 @@ COMMIT_LOCK_MANY_V2 = _edited(
         FROM x
         ORDER BY x.customer
         RETURNING id, customer_id),
-    moves AS (
-        SELECT t.id AS transfer, x.tenant, x.customer, k.kind, k.sign * x.amount AS amount, k.o
-        FROM t JOIN x ON x.customer = t.customer_id
-        CROSS JOIN (VALUES (1, 'held', -1), (2, 'redeemed', 1)) AS k(o, kind, sign)),
-    accounts AS (
-        INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
-        SELECT m.tenant, m.customer, m.kind, m.amount FROM moves m
-        ORDER BY m.customer, m.o
-        ON CONFLICT (tenant_id, customer_id, kind)
-        DO UPDATE SET balance = a.balance + excluded.balance
-        RETURNING a.id, a.customer_id, a.kind),
-    entries AS (
-        INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
-        SELECT m.tenant, m.transfer, a.id, m.amount
-        FROM moves m JOIN accounts a ON a.customer_id = m.customer AND a.kind = m.kind
-        ORDER BY m.transfer, m.o),
-    parts AS (
+"""
+            + _posted("held", "redeemed")
+            + """    parts AS (
         SELECT x.tenant, t.id AS transfer, hp.id, hp.lot_id, hp.amount
         FROM x JOIN t ON t.customer_id = x.customer
         JOIN hold_part hp ON hp.hold_id = x.hold),
@@ -1155,62 +1167,48 @@ LOCK_MANY_V2 = _edited(
     -- The holds: a transfer each, its two entries (available to held), the lots' held
     -- points, the customers' due dates (the lock's expiry), the hold, its parts, the lock.
     WITH x AS (
-        SELECT u.i, u.c, u.points, p_tenant[u.i] AS tenant
-        FROM unnest(v_items, v_customers, v_points) AS u(i, c, points)),
+        SELECT u.i, u.customer, u.amount, p_tenant[u.i] AS tenant
+        FROM unnest(v_items, v_customers, v_points) AS u(i, customer, amount)),
     t AS (
         INSERT INTO transfer (tenant_id, customer_id, type, amount, points, point_type, reason,
                               customer_reason, change_key, reverses_id, order_ref, created_at)
-        SELECT x.tenant, x.c, p_type[x.i], x.points, 0, NULL, NULL, NULL, NULL, NULL, NULL,
+        SELECT x.tenant, x.customer, p_type[x.i], x.amount, 0, NULL, NULL, NULL, NULL, NULL, NULL,
                p_now[x.i]
         FROM x
-        ORDER BY x.c
+        ORDER BY x.customer
         RETURNING id, customer_id),
-    moves AS (
-        SELECT t.id AS transfer, x.tenant, x.c, k.kind, k.sign * x.points AS amount, k.o
-        FROM t JOIN x ON x.c = t.customer_id
-        CROSS JOIN (VALUES (1, 'available', -1), (2, 'held', 1)) AS k(o, kind, sign)),
-    accounts AS (
-        INSERT INTO account AS a (tenant_id, customer_id, kind, balance)
-        SELECT m.tenant, m.c, m.kind, m.amount FROM moves m
-        ORDER BY m.c, m.o
-        ON CONFLICT (tenant_id, customer_id, kind)
-        DO UPDATE SET balance = a.balance + excluded.balance
-        RETURNING a.id, a.customer_id, a.kind),
-    entries AS (
-        INSERT INTO entry (tenant_id, transfer_id, account_id, amount)
-        SELECT m.tenant, m.transfer, a.id, m.amount
-        FROM moves m JOIN accounts a ON a.customer_id = m.c AND a.kind = m.kind
-        ORDER BY m.transfer, m.o),
-    held AS (
+"""
+            + _posted("available", "held")
+            + """    held AS (
         UPDATE lot l SET held = l.held + p.take
         FROM unnest(v_part_lots, v_part_takes) AS p(id, take)
         WHERE l.id = p.id),
     due AS (
         UPDATE customer c SET settle_at = p_expires_at[x.i]
         FROM x
-        WHERE c.ctid = ANY (v_rows) AND c.id = x.c
+        WHERE c.ctid = ANY (v_rows) AND c.id = x.customer
           AND (c.settle_at IS NULL OR c.settle_at > p_expires_at[x.i])),
     h AS (
         INSERT INTO hold (tenant_id, customer_id, purpose, amount, captured, status,
                           transfer_id, expires_at, created_at)
-        SELECT x.tenant, x.c, 'lock', x.points, 0, 'active', t.id, p_expires_at[x.i],
+        SELECT x.tenant, x.customer, 'lock', x.amount, 0, 'active', t.id, p_expires_at[x.i],
                p_now[x.i]
-        FROM x JOIN t ON t.customer_id = x.c
-        ORDER BY x.c
+        FROM x JOIN t ON t.customer_id = x.customer
+        ORDER BY x.customer
         RETURNING id, customer_id),
     hp AS (
         INSERT INTO hold_part (tenant_id, hold_id, lot_id, amount)
         SELECT x.tenant, h.id, p.lot, p.take
         FROM unnest(v_part_customers, v_part_lots, v_part_takes, v_part_ranks)
              AS p(c, lot, take, rank)
-        JOIN x ON x.c = p.c JOIN h ON h.customer_id = p.c
+        JOIN x ON x.customer = p.c JOIN h ON h.customer_id = p.c
         ORDER BY p.c, p.rank)
     INSERT INTO cashback_lock (tenant_id, token, customer_id, hold_id, status, points, lock_key,
                                total_cents, details, created_at, expires_at)
-    SELECT x.tenant, p_token[x.i], x.c, h.id, 'active', x.points, NULL, p_total_cents[x.i],
+    SELECT x.tenant, p_token[x.i], x.customer, h.id, 'active', x.amount, NULL, p_total_cents[x.i],
            p_details[x.i], p_now[x.i], p_expires_at[x.i]
-    FROM x JOIN h ON h.customer_id = x.c
-    ORDER BY x.c;
+    FROM x JOIN h ON h.customer_id = x.customer
+    ORDER BY x.customer;
     RETURN QUERY
     SELECT u.i, u.available,
            (SELECT json_agg(json_build_array(p.lot, p.take, p.expires_at) ORDER BY p.rank)
