@@ -281,6 +281,8 @@ def test_program_set_changes_what_the_admin_api_returns(
         (["--point-value", "-1"], "PointValue"),
         (["--point-value", "0"], "PointValue"),
         (["--point-value", "abc"], "point-value"),
+        (["--point-value", "0_05"], "point-value"),
+        (["--min-purchase-value", "\u0661"], "min-purchase-value"),
         (["--max-percent-of-purchase", "150"], "MaxPercentOfPurchase"),
         (["--base", "bogus"], "Base"),
         (["--points-expire-after-days", "-5"], "PointsExpireAfterDays"),

@@ -491,6 +491,9 @@ def test_program_form_uses_the_admin_api_validation(staff: Console, tenant: Tena
         ({"PointValue": "-1"}, "PointValue"),
         ({"MaxPercentOfPurchase": "101"}, "MaxPercentOfPurchase"),
         ({"LockTtlSeconds": "soon"}, "whole number"),
+        # Python's Decimal reads these as 10 and 5; no one types an amount so.
+        ({"MaxValue": "1_0"}, "must be a number"),
+        ({"MinPurchaseValue": "\u0665"}, "must be a number"),
         ({"Base": "whatever"}, "Base"),
     ):
         response = staff.http.post("/admin/program", data={**base, **bad})

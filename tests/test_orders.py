@@ -147,6 +147,14 @@ class TestValidation:
         response = order(tenant, "o", OrderTotal="-1.00")
         assert (response.status_code, response.json()["CodeName"]) == (400, "ValidationError")
 
+    @pytest.mark.parametrize("total", ["1_000.00", "\uff11\uff10.00", "0x10"])
+    def test_a_total_is_a_plain_number(self, tenant: TenantHandle, total: str) -> None:
+        # Python's Decimal reads the first two (1000 and 10); no store means them so.
+        response = order(tenant, "o", OrderTotal=total)
+        assert (response.status_code, response.json()["CodeName"]) == (400, "ValidationError")
+        assert "OrderTotal" in response.text
+        assert tenant.http.get("/v1/pvt/Order/o").status_code == 404
+
     @pytest.mark.parametrize("quantity", ["1E-999999", "0.1234567"])
     def test_a_quantity_has_at_most_six_places(self, tenant: TenantHandle, quantity: str) -> None:
         product = {"OriginalId": "p1", "ProductPrice": "1.00"}

@@ -133,6 +133,8 @@ def test_empty_put_changes_nothing(tenant: TenantHandle) -> None:
         ({"PointValue": 0}, "PointValue"),
         ({"PointValue": "0.0000001"}, "PointValue"),
         ({"PointValue": "NaN"}, "PointValue"),
+        ({"PointsPerCurrency": "1_0"}, "PointsPerCurrency"),
+        ({"RedemptionRule": {"MaxValue": "\u0661\u0660"}}, "MaxValue"),
         ({"RedemptionRule": {"MaxPercentOfPurchase": 101}}, "MaxPercentOfPurchase"),
         ({"RedemptionRule": {"MaxPercentOfPurchase": -1}}, "MaxPercentOfPurchase"),
         ({"RedemptionRule": {"Base": "x"}}, "Base"),

@@ -216,6 +216,10 @@ class TestLock:
             {"customer_id": ANA, "total": "100000000.00"},
             {"customer_id": "", "total": "1"},
             {"customer_id": ANA, "total": "abc"},
+            # Text that Python's Decimal reads but is no plain number: not 1000 nor 12.
+            {"customer_id": ANA, "total": "1_000"},
+            {"customer_id": ANA, "total": "\uff11\uff12"},
+            {"customer_id": ANA, "total": "12,50"},
             {
                 "customer_id": ANA,
                 "total": "1",

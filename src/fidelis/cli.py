@@ -33,6 +33,7 @@ from fidelis.importer import csvfile as import_csv
 from fidelis.importer import service as import_service
 from fidelis.job import service as job_service
 from fidelis.kit.clock import ACCEPTED, accepted_utc, utc_now
+from fidelis.kit.money import is_decimal_text
 from fidelis.ledger import check as ledger_check
 from fidelis.program import service as program_service
 from fidelis.program.schemas import ProgramSettings
@@ -251,6 +252,8 @@ def _decimal(value: str | None, option: str) -> Decimal | None:
     if value is None:
         return None
     try:
+        if not is_decimal_text(value):
+            raise InvalidOperation
         return Decimal(value)
     except InvalidOperation:
         fail(f"{option} must be a number")

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from fidelis.errors import InvalidField
+from fidelis.kit.money import is_decimal_text
 
 
 def text(form: Mapping[str, Any], name: str) -> str:
@@ -52,6 +53,8 @@ def decimal(form: Mapping[str, Any], name: str, label: str) -> Decimal | None:
     if not value:
         return None
     try:
+        if not is_decimal_text(value):
+            raise InvalidOperation
         number = Decimal(value)
     except InvalidOperation:
         raise InvalidField(f"{label} must be a number.") from None

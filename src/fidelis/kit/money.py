@@ -12,12 +12,42 @@ An amount the *caller* gives must convert exactly; it is never rounded (`to_poin
 from __future__ import annotations
 
 import functools
+import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 CENT = Decimal("0.01")
 MAX_MONEY = Decimal("99999999.99")
 MAX_POINTS = 2_147_483_647
+
+
+# A number as JSON writes one (ASCII digits, a point, an exponent), spaces around it allowed.
+_DECIMAL_TEXT = re.compile(
+    r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII
+)
+
+
+def is_decimal_text(text: str) -> bool:
+    """Whether `text` is a plain decimal number. Every decimal a request, a setting, the
+    console or the CLI takes as text must be: Python's `Decimal` also reads "1_000" and digits
+    of other scripts (an Arabic-Indic 3 as 3), which no store types as an amount on purpose,
+    and whole numbers are ASCII digits everywhere already."""
+    return _DECIMAL_TEXT.fullmatch(text) is not None
+
+
+def number_text(value: object) -> object:
+    """`value`, refused (ValueError) when it is text but not a plain decimal number."""
+    if isinstance(value, str) and not is_decimal_text(value):
+        raise ValueError("must be a decimal number, such as 12.50")
+    return value
+
+
+# The type of every decimal number a request or a setting gives (amounts, prices, rates):
+# a JSON number, or text that `number_text` takes.
+DecimalNumber = Annotated[Decimal, BeforeValidator(number_text)]
 
 
 class InexactAmount(ValueError):

@@ -16,7 +16,7 @@ from pydantic import (
     field_validator,
 )
 
-from fidelis.kit.money import MAX_MONEY, cents_exact
+from fidelis.kit.money import MAX_MONEY, DecimalNumber, cents_exact
 from fidelis.kit.text import storable, strip_html
 
 
@@ -25,7 +25,7 @@ class RedemptionBase(StrEnum):
     total_minus_discount = "total_minus_discount"
 
 
-Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY)]
+Money = Annotated[DecimalNumber, Field(ge=0, le=MAX_MONEY)]
 Code = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(storable)]
 
 
@@ -36,7 +36,7 @@ class _Settings(BaseModel):
 class RedemptionRuleSettings(_Settings):
     """Caps on the cashback used in one purchase (checkout, locks, PoS with a purchase value)."""
 
-    MaxPercentOfPurchase: Decimal = Field(default=Decimal(100), ge=0, le=100)
+    MaxPercentOfPurchase: DecimalNumber = Field(default=Decimal(100), ge=0, le=100)
     MinPurchaseValue: Money = Decimal(0)
     MaxValue: Money | None = None
     Base: RedemptionBase = RedemptionBase.total
@@ -62,9 +62,9 @@ class RedemptionRuleSettings(_Settings):
 
 
 class ProgramSettings(_Settings):
-    PointValue: Decimal = Field(default=Decimal("0.01"), gt=0, le=1000)
+    PointValue: DecimalNumber = Field(default=Decimal("0.01"), gt=0, le=1000)
     CashbackEnabled: StrictBool = True
-    PointsPerCurrency: Decimal = Field(default=Decimal(1), ge=0, le=10000)
+    PointsPerCurrency: DecimalNumber = Field(default=Decimal(1), ge=0, le=10000)
     OrderPointsPendingDays: StrictInt = Field(default=0, ge=0, le=3650)
     PointsExpireAfterDays: StrictInt | None = Field(default=None, ge=1, le=36500)
     RedemptionRule: RedemptionRuleSettings = Field(default_factory=lambda: RedemptionRuleSettings())

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from fidelis.kit.clock import accepted_utc
-from fidelis.kit.money import MAX_MONEY, MAX_POINTS
+from fidelis.kit.money import MAX_MONEY, MAX_POINTS, DecimalNumber
 from fidelis.kit.text import storable
 
 
@@ -30,17 +30,19 @@ Text = Annotated[str, AfterValidator(storable)]
 Instant = Annotated[datetime, AfterValidator(accepted_utc)]
 
 Points32 = Annotated[StrictInt, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
-Money = Annotated[Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
+Money = Annotated[DecimalNumber, Field(ge=-MAX_MONEY, le=MAX_MONEY, allow_inf_nan=False)]
 # R$ that only describe a purchase (its value, prices): at most two places, else
 # `InvalidValue` (the app's validation handler). The amounts that move cashback (`Value`,
 # `CashbackValue`, `ValueToRefund`, `OrderTotal`) are `Money`, checked by their services.
-Amount = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)]
+Amount = Annotated[DecimalNumber, Field(ge=0, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)]
+# An order's total, checked by the order service.
+OrderValue = Annotated[DecimalNumber, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)]
 Price = Annotated[
-    Decimal, Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)
+    DecimalNumber, Field(ge=-MAX_MONEY, le=MAX_MONEY, decimal_places=2, allow_inf_nan=False)
 ]
 # How many of a product: at most six places (a weight), else `InvalidValue` as for amounts.
 ProductQuantity = Annotated[
-    Decimal, Field(ge=0, le=1_000_000, decimal_places=6, allow_inf_nan=False)
+    DecimalNumber, Field(ge=0, le=1_000_000, decimal_places=6, allow_inf_nan=False)
 ]
 Key = Annotated[Text, Field(max_length=200)]
 ReasonText = Annotated[Text, Field(max_length=1000)]
@@ -129,7 +131,7 @@ class OrderRequest(_Body):
     IsCancelledOrReturned: StrictBool = False
     OrderCancelledDate: Instant | None = None
     OrderStatus: Annotated[Text, Field(max_length=200)] | None = None
-    OrderTotal: Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False)] | None = None
+    OrderTotal: OrderValue | None = None
     Customer: CustomerUpsertRequest | None = None
     Products: list[OrderProduct] = Field(default_factory=list, max_length=1000)
     Coupon: Annotated[Text, Field(max_length=200)] | None = None

@@ -17,7 +17,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from fidelis.api.pvt.schemas import Key, ProductQuantity, Text
-from fidelis.kit.money import MAX_MONEY, cents_exact
+from fidelis.kit.money import MAX_MONEY, DecimalNumber, cents_exact
 
 
 def _cents(value: Decimal) -> Decimal:
@@ -26,9 +26,13 @@ def _cents(value: Decimal) -> Decimal:
     return value
 
 
-Money = Annotated[Decimal, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_cents)]
+Money = Annotated[
+    DecimalNumber, Field(ge=0, le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_cents)
+]
 Total = Annotated[
-    Decimal, Field(ge=Decimal("0.01"), le=MAX_MONEY, allow_inf_nan=False), AfterValidator(_cents)
+    DecimalNumber,
+    Field(ge=Decimal("0.01"), le=MAX_MONEY, allow_inf_nan=False),
+    AfterValidator(_cents),
 ]
 Short = Annotated[Text, Field(max_length=200)]
 
