@@ -23,8 +23,7 @@ from fidelis.api.admin import program as admin_program
 from fidelis.api.admin import reports as admin_reports
 from fidelis.api.admin import rewards as admin_rewards
 from fidelis.api.json import JSONResponse
-from fidelis.api.middleware import BodyLimit, CaseInsensitivePaths
-from fidelis.api.observe import ObserveRequests, RecordRoute
+from fidelis.api.middleware import Edge
 from fidelis.api.observe import router as metrics_router
 from fidelis.api.pvt import checkout as pvt_checkout
 from fidelis.api.pvt import customers as pvt_customers
@@ -139,11 +138,10 @@ def create_app(
     app.router.routes.sort(key=lambda route: getattr(route, "path", None) in documentation)
     _install_error_mappers(app)
     _describe_api(app)
-    # Innermost first: RecordRoute sees the router's match; ObserveRequests, outermost, sees
-    # every answer (413s of the body limit included).
-    app.add_middleware(RecordRoute)
+    # One middleware (besides Starlette's own): it watches every answer, 413s of the body limit
+    # and 500s included, and hands the app the path as the route declares it.
     app.add_middleware(
-        CaseInsensitivePaths,
+        Edge,
         routes=[
             (_methods(r), r.path)
             for router in routers
@@ -151,8 +149,6 @@ def create_app(
             if isinstance(r, APIRoute)
         ],
     )
-    app.add_middleware(BodyLimit)
-    app.add_middleware(ObserveRequests)
     return app
 
 

@@ -1,12 +1,8 @@
 """Watching requests: one JSON log line and the Prometheus samples per request; `/metrics`.
 
-Two ASGI middlewares share one small record per request:
-
-- `ObserveRequests` (outermost) times the request, sees its status (even a 413 from the body
-  limit or a 500), then writes the log line and the metrics.
-- `RecordRoute` (innermost, after case-insensitive paths are canonicalized) notes the route
-  template the router matched. Middlewares hand a *copy* of the scope down when they rewrite
-  it, so the router's match is not visible outside; the shared record carries it out.
+`record` is called once per request by the outermost middleware (`api.middleware.Edge`),
+which times the request and sees its status (even a 413 from the body limit or a 500) and the
+route the router matched.
 
 The log line names the route template, never the raw path: paths hold customer ids, e-mails
 and documents. The tenant is the slug `current_tenant` put on `request.state`.
@@ -16,13 +12,10 @@ from __future__ import annotations
 
 import functools
 import re
-import time
-from typing import Any
 
 import structlog
 from fastapi import APIRouter
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fidelis import metrics
 from fidelis.api.deps import CurrentTenant
@@ -30,7 +23,6 @@ from fidelis.api.quick import QuickRoute
 
 log = structlog.get_logger("fidelis.http")
 
-_RECORD = "fidelis.observed"
 UNMATCHED = "unmatched"
 # `{customer_id:path}` → `{customer_id}`: the converter is routing detail, not part of the name.
 _CONVERTER = re.compile(r"\{([^}:]+):[^}]+\}")
@@ -41,63 +33,19 @@ def route_template(path: str) -> str:
     return _CONVERTER.sub(r"{\1}", path)
 
 
-class ObserveRequests:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        record: dict[str, Any] = {}
-        # `request.state` lives in scope["state"]; make sure every copy of the scope shares ours.
-        scope.setdefault("state", {})
-        scope[_RECORD] = record
-        status = 500
-        started = time.perf_counter()
-
-        async def watched_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watched_send)
-        finally:
-            seconds = time.perf_counter() - started
-            route = record.get("route", UNMATCHED)
-            method = str(scope["method"])
-            metrics.observe_request(method, route, status, seconds)
-            tenant = scope["state"].get("tenant")
-            log.info(
-                "request",
-                method=method,
-                path=route,
-                status=status,
-                latency_ms=round(seconds * 1000, 1),
-                tenant=tenant,
-            )
-
-
-class RecordRoute:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        record = scope.get(_RECORD)
-        if record is None:
-            await self.app(scope, receive, send)
-            return
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            # The router stores the route it matched (fully, or all but the method) in the scope
-            # it was handed, which is this very dict.
-            route = scope.get("route")
-            path = getattr(route, "path", None)
-            if isinstance(path, str):
-                record["route"] = route_template(path)
+def record(method: str, route: str | None, status: int, seconds: float, tenant: str | None) -> None:
+    """The log line and metrics of a request answered `status` in `seconds`; `route`: the path
+    of the route it matched (None when none did)."""
+    path = UNMATCHED if route is None else route_template(route)
+    metrics.observe_request(method, path, status, seconds)
+    log.info(
+        "request",
+        method=method,
+        path=path,
+        status=status,
+        latency_ms=round(seconds * 1000, 1),
+        tenant=tenant,
+    )
 
 
 router = APIRouter(tags=["Operations"], route_class=QuickRoute)
