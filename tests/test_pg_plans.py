@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 OTHERS = 300  # customers who each make one purchase after the plans were made
+PURCHASE_TABLES = ("lot", "hold", "hold_part", "cashback_lock")
 
 
 @pytest.fixture
@@ -132,20 +135,19 @@ class Purchases:
         assert {row["locked"]["status"] for row in committed} == {"committed"}
         assert len(committed) == len(original_ids)
 
-
-async def credits_together(
-    conn: asyncpg.Connection, tenant: int, key: KeyCheck, ids: list[str]
-) -> None:
-    """A points add to each, in one batch (the set-based batch form)."""
-    now = datetime.now(UTC)
-    credit = (TransferType.adjustment_credit.value, int(PointType.Adjustment), "adjustment")
-    given = (None, "test", None, "change")  # no expiry, the reason, no customer reason, scope
-    items = [
-        (*key.args(), tenant, customer, now, 10, *credit, *given, uuid.uuid4().hex, "x", 20)
-        for customer in ids
-    ]
-    credited = await conn.fetch(hotpath.CREDIT.many, *_columns(items))
-    assert len(credited) == len(ids)
+    async def credits_together(self, original_ids: list[str]) -> None:
+        """A points add to each, in one batch (the set-based batch form)."""
+        now = datetime.now(UTC)
+        credit = (TransferType.adjustment_credit.value, int(PointType.Adjustment), "adjustment")
+        given = (None, "test", None, "change")  # no expiry, the reason, no customer reason, scope
+        items = []
+        for customer in original_ids:
+            change = (uuid.uuid4().hex, "x")  # the ChangeKey and its request's hash
+            items.append(
+                (*self.key.args(), self.tenant, customer, now, 10, *credit, *given, *change, 20)
+            )
+        credited = await self.conn.fetch(hotpath.CREDIT.many, *_columns(items))
+        assert len(credited) == len(original_ids)
 
 
 def _columns(items: list[tuple[Any, ...]]) -> list[list[Any]]:
@@ -188,15 +190,27 @@ async def _tenant(url: str) -> tuple[int, KeyCheck]:
     return int(row["tenant"]), key
 
 
-async def _reads(conn: asyncpg.Connection) -> dict[str, int]:
-    """Rows of `lot`, `hold`, `hold_part` and `cashback_lock` this session read so far (its
-    counters not yet reported)."""
+async def _rows_read(conn: asyncpg.Connection, *tables: str) -> dict[str, int]:
+    """Rows of each of `tables` this session read so far (its counters not yet reported; a
+    table not read yet is missing)."""
     rows = await conn.fetch(
         "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
-        " FROM pg_stat_xact_user_tables"
-        " WHERE relname IN ('lot', 'hold', 'hold_part', 'cashback_lock')"
+        " FROM pg_stat_xact_user_tables WHERE relname = ANY ($1::text[])",
+        list(tables),
     )
     return {row["relname"]: int(row["read"]) for row in rows}
+
+
+async def _read_by(
+    conn: asyncpg.Connection, tables: tuple[str, ...], work: Callable[[], Awaitable[Any]]
+) -> dict[str, int]:
+    """Rows of each of `tables` that awaiting `work()` reads. In one transaction: the
+    session's counters are not handed on (and reset) inside it."""
+    async with conn.transaction():
+        before = await _rows_read(conn, *tables)
+        await work()
+        after = await _rows_read(conn, *tables)
+    return {table: after[table] - before.get(table, 0) for table in after}
 
 
 def _purchase_reads(url: str) -> dict[str, int]:
@@ -214,12 +228,7 @@ def _purchase_reads(url: str) -> dict[str, int]:
             for n in range(OTHERS):
                 await purchases.customer(f"other-{n}", 100)
                 await purchases.purchase(f"other-{n}")
-            # In one transaction: the session's counters are not handed on (and reset) inside it.
-            async with conn.transaction():
-                before = await _reads(conn)
-                await purchases.purchase("buyer")
-                after = await _reads(conn)
-            return {table: after[table] - before[table] for table in after}
+            return await _read_by(conn, PURCHASE_TABLES, partial(purchases.purchase, "buyer"))
         finally:
             await conn.close()
 
@@ -254,37 +263,43 @@ def test_a_commit_finds_its_hold_parts_without_an_index_that_starts_with_the_ten
     assert _purchase_reads(new_database)["hold_part"] <= 4
 
 
-def test_a_batch_of_purchases_reads_only_its_own_however_big_the_tenant(
-    new_database: str,
-) -> None:
-    """The set-based batch forms, with plans made on a database analyzed while small (as one
-    is after its first `ANALYZE`): a plan of the commits' customers took the tenant's locks
-    through the primary key, and read every one of them for each commit."""
+def _batch_reads(
+    url: str, send: Callable[[Purchases, list[str]], Awaitable[None]], tables: tuple[str, ...]
+) -> dict[str, int]:
+    """Rows of `tables` one more batch `send` of two customers' requests reads, in a session
+    that made its plans on a new database analyzed while small (as one is after its first
+    `ANALYZE`), after the tenant grew by `OTHERS` customers served in pairs."""
 
     async def work() -> dict[str, int]:
-        tenant, key = await _tenant(new_database)
-        conn = await _connect(new_database)
+        tenant, key = await _tenant(url)
+        conn = await _connect(url)
         try:
             await conn.execute("ANALYZE")
             purchases = Purchases(conn, tenant, key)
-            for buyer in ("buyer-1", "buyer-2"):
+            buyers = ["buyer-1", "buyer-2"]
+            for buyer in buyers:
                 await purchases.customer(buyer, 1000)
             for _ in range(8):  # past the plan cache's five custom plans
-                await purchases.purchases_together(["buyer-1", "buyer-2"])
+                await send(purchases, buyers)
             for n in range(0, OTHERS, 2):
                 pair = [f"other-{n}", f"other-{n + 1}"]
                 for other in pair:
                     await purchases.customer(other, 100)
-                await purchases.purchases_together(pair)
-            async with conn.transaction():
-                before = await _reads(conn)
-                await purchases.purchases_together(["buyer-1", "buyer-2"])
-                after = await _reads(conn)
-            return {table: after[table] - before[table] for table in after}
+                await send(purchases, pair)
+            return await _read_by(conn, tables, partial(send, purchases, buyers))
         finally:
             await conn.close()
 
-    read = asyncio.run(work())
+    return asyncio.run(work())
+
+
+def test_a_batch_of_purchases_reads_only_its_own_however_big_the_tenant(
+    new_database: str,
+) -> None:
+    """The set-based batch forms: a plan of the commits' customers made while the tables were
+    small took the tenant's locks through the primary key, and read every one of them for each
+    commit."""
+    read = _batch_reads(new_database, Purchases.purchases_together, PURCHASE_TABLES)
     # Each buyer's lot, hold, part and lock, each read a few times by the lock and the commit
     # (by key, to check, to update, to answer). Not the tenant's hundreds.
     assert read["cashback_lock"] <= 16, read
@@ -297,51 +312,11 @@ def test_a_batch_of_points_adds_reads_only_its_own_however_big_the_tenant(
     new_database: str,
 ) -> None:
     """The credits' set-based batch form, with plans made on a database analyzed while small."""
-
-    async def reads(conn: asyncpg.Connection) -> dict[str, int]:
-        rows = await conn.fetch(
-            "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
-            " FROM pg_stat_xact_user_tables WHERE relname IN ('customer', 'account', 'lot')"
-        )
-        return {row["relname"]: int(row["read"]) for row in rows}
-
-    async def work() -> dict[str, int]:
-        tenant, key = await _tenant(new_database)
-        conn = await _connect(new_database)
-        try:
-            await conn.execute("ANALYZE")
-            purchases = Purchases(conn, tenant, key)
-            for buyer in ("buyer-1", "buyer-2"):
-                await purchases.customer(buyer, 1000)
-            for _ in range(8):  # past the plan cache's five custom plans
-                await credits_together(conn, tenant, key, ["buyer-1", "buyer-2"])
-            for n in range(0, OTHERS, 2):
-                pair = [f"other-{n}", f"other-{n + 1}"]
-                for other in pair:
-                    await purchases.customer(other, 100)
-                await credits_together(conn, tenant, key, pair)
-            async with conn.transaction():
-                before = await reads(conn)
-                await credits_together(conn, tenant, key, ["buyer-1", "buyer-2"])
-                after = await reads(conn)
-            return {table: after.get(table, 0) - before.get(table, 0) for table in after}
-        finally:
-            await conn.close()
-
-    read = asyncio.run(work())
+    read = _batch_reads(new_database, Purchases.credits_together, ("customer", "account", "lot"))
     # The two customers and their accounts, each read a few times (to lock, for debt, to
     # credit, for the answer). Not the tenant's hundreds.
     assert read["customer"] <= 6, read
     assert read["account"] <= 24, read
-
-
-async def _history_reads(conn: asyncpg.Connection) -> dict[str, int]:
-    """Rows of `purchase` and `redemption` this session read so far."""
-    rows = await conn.fetch(
-        "SELECT relname, coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) AS read"
-        " FROM pg_stat_xact_user_tables WHERE relname IN ('purchase', 'redemption')"
-    )
-    return {row["relname"]: int(row["read"]) for row in rows}
 
 
 async def _sourced_history(conn: asyncpg.Connection, tenant: int, original_id: str) -> None:
@@ -409,11 +384,13 @@ def test_a_points_read_looks_up_only_its_own_orders_and_redemptions_however_big_
                 await read()
             for n in range(OTHERS):
                 await _sourced_history(conn, tenant, f"other-{n}")
-            async with conn.transaction():
-                before = await _history_reads(conn)
-                summary = await read()
-                after = await _history_reads(conn)
-            return {table: after[table] - before[table] for table in after}, summary
+            summaries = []
+
+            async def read_one() -> None:
+                summaries.append(await read())
+
+            reads = await _read_by(conn, ("purchase", "redemption"), read_one)
+            return reads, summaries[0]
         finally:
             await conn.close()
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TextIO, TypeVar
 
@@ -251,13 +251,9 @@ def program_show(
 def _decimal(value: str | None, option: str) -> Decimal | None:
     if value is None:
         return None
-    try:
-        if not is_decimal_text(value):
-            raise InvalidOperation
-        return Decimal(value)
-    except InvalidOperation:
+    if not is_decimal_text(value):
         fail(f"{option} must be a number")
-        raise AssertionError("unreachable") from None
+    return Decimal(value)
 
 
 @program_app.command("set")

@@ -52,13 +52,12 @@ class Edge:
         self.spellings = RouteSpellings(routes)
         self.limit = limit
         self.router = router
-        self.express = express if isinstance(app, ExceptionMiddleware) else []
-        # What the exception middleware puts in the scope for the routes' own handling.
-        self.handlers = (
-            (app._exception_handlers, app._status_handlers)
-            if isinstance(app, ExceptionMiddleware)
-            else None
-        )
+        # What the exception middleware puts in the scope for the routes' own handling; behind
+        # any other layer, no lane.
+        self.express: list[BaseRoute] = []
+        if isinstance(app, ExceptionMiddleware):
+            self.express = express
+            self.handlers = (app._exception_handlers, app._status_handlers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

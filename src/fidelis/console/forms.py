@@ -7,7 +7,7 @@ console obeys exactly the rules of the admin API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from fidelis.errors import InvalidField
@@ -52,15 +52,9 @@ def decimal(form: Mapping[str, Any], name: str, label: str) -> Decimal | None:
     value = text(form, name).replace(",", ".")
     if not value:
         return None
-    try:
-        if not is_decimal_text(value):
-            raise InvalidOperation
-        number = Decimal(value)
-    except InvalidOperation:
-        raise InvalidField(f"{label} must be a number.") from None
-    if not number.is_finite() or len(value) > 20:
+    if not is_decimal_text(value) or len(value) > 20:
         raise InvalidField(f"{label} must be a number.")
-    return number
+    return Decimal(value)
 
 
 def checkbox(form: Mapping[str, Any], name: str) -> bool:
