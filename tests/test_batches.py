@@ -60,11 +60,7 @@ $$""",
     pgfunctions._batch_form("test_echo", [("p_v", "integer")], "v integer", "f.*", "SELECT 0"),
     "TRUNCATE test_echo_log",
 ]
-ECHO = Call(
-    "test_echo",
-    one="SELECT v FROM test_echo($1) AS f",
-    many="SELECT n, v FROM test_echo_many($1) AS f",
-)
+ECHO = Call.of("test_echo", [("p_v", "integer")], "v")
 
 
 @pytest.fixture
@@ -131,6 +127,29 @@ def test_an_item_the_database_refuses_fails_alone(db: Database) -> None:
             log = await _log(db)
             assert sorted(v for v, _ in log) == [-2, 0, 1, 2, 3, 4]
             assert len({tx for _, tx in log}) == 6
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+def test_a_batch_whose_arguments_do_not_pack_goes_item_by_item(db: Database) -> None:
+    """A batch's arguments go to PostgreSQL in one JSON document (`pack`); an integer beyond
+    64 bits has no place in it, so that batch's items go alone, and only that one fails (the
+    driver refuses it for the function's integer parameter)."""
+
+    async def work() -> None:
+        try:
+            first = asyncio.create_task(db.batched(ECHO, (0,)))
+            await asyncio.sleep(0.1)
+            values = [1, 2**70, 3]
+            rest = [asyncio.create_task(db.batched(ECHO, (v,))) for v in values]
+            answers = await asyncio.gather(first, *rest, return_exceptions=True)
+            assert [answers[0]["v"], answers[1]["v"], answers[3]["v"]] == [0, 1, 3]
+            assert isinstance(answers[2], asyncpg.DataError)
+            log = await _log(db)
+            assert sorted(v for v, _ in log) == [0, 1, 3]
+            assert len({tx for _, tx in log}) == 3
         finally:
             await db.dispose()
 
@@ -340,7 +359,12 @@ def test_a_batch_of_different_customers_writes_what_they_would_one_by_one(
     assert (count - before[0], items - before[1]) == (2, 1 + len(batched.adds))
     expected = [add() for add in one_by_one.adds]
     # Refused: the disabled customer (400), the ChangeKey used before (409), no such customer.
-    assert [a.status_code for a in got] == [200, 200, 400, 200, 409, 404, 200, 200]
+    assert [a.status_code for a in got] == [200, 200, 400, 200, 409, 404, 200, 200, 200]
+    odd = got[-1].json()["Result"]
+    assert (odd["PointHistory"][0]["Title"], odd["PointHistory"][0]["ExpirationDate"]) == (
+        ODD_TEXT,
+        "2031-05-04T13:20:30.123456Z",
+    )
     assert [a.status_code for a in expected] == [a.status_code for a in got]
     for mine, theirs in zip(got, expected, strict=True):
         if mine.status_code == 200:
@@ -614,7 +638,23 @@ def _credit_cases(plain: TenantHandle, expiring: TenantHandle, server: Server) -
     cases.add(plain, "nobody", 50, ChangeKey="k-nobody")
     cases.add(expiring, "fresh", 10, ChangeKey="k-fresh")
     cases.add(expiring, "known", 20)
+    # Text and an instant as the batch's packed arguments carry them (`db.batches.pack`):
+    # quotes, a backslash, accents and an emoji; microseconds at an offset.
+    upsert(expiring, ODD_ID)
+    cases.add(
+        expiring,
+        ODD_ID,
+        15,
+        ChangeKey=f"k-{ODD_TEXT}",
+        Reason=ODD_TEXT,
+        CustomerReason=ODD_TEXT,
+        ExpirationDate="2031-05-04T10:20:30.123456-03:00",
+    )
     return cases
+
+
+ODD_ID = 'aspas"ç\\🎉'
+ODD_TEXT = 'Olá "cliente" \\ \\" ç 🎉 {a,b} \'x\''
 
 
 def _until(condition: Callable[[], bool]) -> None:

@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from fidelis.db.batches import pack
 from fidelis.db.engine import Database
 from fidelis.db.migrate import upgrade_to_head
 from fidelis.kit.clock import utc_now
@@ -125,13 +126,13 @@ class Purchases:
             (*self.key.args(), self.tenant, customer, now, 5, hold, token, 5, "{}", until)
             for customer, token in zip(original_ids, tokens, strict=True)
         ]
-        locked = await self.conn.fetch(hotpath.LOCK.many, *_columns(locks))
+        locked = await self.conn.fetch(hotpath.LOCK.many, pack(locks))
         assert len(locked) == len(original_ids), "locked"
         capture, used = TransferType.capture.value, int(PointType.CashbackUsed)
         commits = [
             (*self.key.args(), self.tenant, token, now, None, capture, used) for token in tokens
         ]
-        committed = await self.conn.fetch(hotpath.COMMIT_LOCK.many, *_columns(commits))
+        committed = await self.conn.fetch(hotpath.COMMIT_LOCK.many, pack(commits))
         assert {row["locked"]["status"] for row in committed} == {"committed"}
         assert len(committed) == len(original_ids)
 
@@ -146,13 +147,8 @@ class Purchases:
             items.append(
                 (*self.key.args(), self.tenant, customer, now, 10, *credit, *given, *change, 20)
             )
-        credited = await self.conn.fetch(hotpath.CREDIT.many, *_columns(items))
+        credited = await self.conn.fetch(hotpath.CREDIT.many, pack(items))
         assert len(credited) == len(original_ids)
-
-
-def _columns(items: list[tuple[Any, ...]]) -> list[list[Any]]:
-    """A batch form's arguments: one array per parameter, of the items' values."""
-    return [list(column) for column in zip(*items, strict=True)]
 
 
 async def _connect(url: str) -> asyncpg.Connection:

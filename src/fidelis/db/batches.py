@@ -17,7 +17,8 @@ What the batch changes, and what it does not:
   sent so.
 - One item's failure undoes the batch's transaction: when PostgreSQL answers with an error
   (nothing of the batch is written then), each item is sent again alone, and only the one
-  that fails alone fails. Not when the error says the database cannot serve now (a lock
+  that fails alone fails; so too when an item's arguments have no place in the document a
+  batch's arguments go in (`pack`). Not when the error says the database cannot serve now (a lock
   timeout, a shutdown): then every request of the batch fails (503), as would each alone.
   Any other failure (the connection lost, the call timed out: the outcome unknown) fails
   every request of the batch too, as it would have failed each alone.
@@ -30,11 +31,12 @@ What the batch changes, and what it does not:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]
+import orjson
 
 from fidelis import metrics
 
@@ -45,13 +47,52 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Call:
     """A hot-path function and the statements that call it (`Batches`): `one` for one
-    request, its parameters the request's arguments; `many` its batch form, whose parameters
-    are arrays (the requests' arguments, column by column) and whose rows carry the item's
-    number (1-based) in their first column, `n`."""
+    request, its parameters the request's arguments; `many` for a batch, its one parameter the
+    items' arguments packed in a JSON document (`pack`), which it unpacks into the arrays its
+    batch form `<function>_many` takes (the requests' arguments, column by column), giving that
+    form's rows, the item's number (1-based) in their first column, `n`."""
 
     function: str
     one: str
     many: str
+
+    @classmethod
+    def of(
+        cls, function: str, params: list[tuple[str, str]], columns: str, alone: str | None = None
+    ) -> Call:
+        """The calls of `function` (of parameters `params`: their names and types) giving
+        `columns` (`alone`: how they are had from its row `f`, if not so named)."""
+        args = ", ".join(f"${n}" for n in range(1, len(params) + 1))
+        arrays = ", ".join(
+            f"array_agg((j.x->>{k})::{kind} ORDER BY j.o) AS a{k}"
+            for k, (_, kind) in enumerate(params)
+        )
+        unpacked = ", ".join(f"a.a{k}" for k in range(len(params)))
+        return cls(
+            function,
+            one=f"SELECT {alone or columns} FROM {function}({args}) AS f",
+            many=(
+                f"SELECT n, {columns}"
+                f" FROM (SELECT {arrays}"
+                " FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS j(x, o)) AS a,"
+                f" {function}_many({unpacked}) AS f"
+            ),
+        )
+
+
+def pack(items: Iterable[tuple[Any, ...]]) -> str | None:
+    """The arguments of a batch's items as `Call.many` takes them: a JSON array of one array
+    per item, its arguments in order (integers, text, null; instants in ISO 8601 with their
+    offset, which PostgreSQL reads back exactly). One document rather than one array argument
+    per parameter: the driver encodes an array element by element, which cost the worker more
+    than the rest of the call (about 86 000 instructions an item against 28 000, a batch of 16
+    credits), while PostgreSQL reads the document in about 5 us an item. None when an argument
+    has no JSON form (an integer beyond 64 bits, text with a lone surrogate): the items then
+    go alone, each with the driver's own encoding, so only the one at fault fails."""
+    try:
+        return orjson.dumps(list(items), option=orjson.OPT_NAIVE_UTC).decode()
+    except orjson.JSONEncodeError:
+        return None
 
 
 @dataclass(slots=True)
@@ -146,12 +187,8 @@ class Batches:
                 if len(batch) == 1:
                     await _alone(driver, self._call.one, batch[0])
                     return
-                columns = [list(c) for c in zip(*(i.args for i in batch), strict=True)]
-                try:
-                    rows = await driver.fetch(self._call.many, *columns)
-                except asyncpg.PostgresError as exc:
-                    if driver.is_closed() or not self._alone_may_help(exc):
-                        raise
+                rows = await self._together(driver, batch)
+                if rows is None:
                     for item in batch:  # nothing was written: each alone
                         if item.given_up or item.answer.done():
                             item.answer.cancel()
@@ -169,6 +206,20 @@ class Batches:
             for item in batch:
                 item.answer.cancel()
             raise
+
+    async def _together(self, driver: Any, batch: list[_Item]) -> list[Any] | None:
+        """The rows of the batch's call; None, having written nothing, when its arguments do
+        not pack or PostgreSQL refused it for a reason its items alone may not meet."""
+        packed = pack(i.args for i in batch)
+        if packed is None:
+            return None
+        try:
+            rows: list[Any] = await driver.fetch(self._call.many, packed)
+        except asyncpg.PostgresError as exc:
+            if driver.is_closed() or not self._alone_may_help(exc):
+                raise
+            return None
+        return rows
 
 
 def _give_up(item: _Item) -> None:

@@ -41,28 +41,13 @@ if TYPE_CHECKING:
     from fidelis.db.engine import Database
 
 
-def _call(
-    function: str, params: list[tuple[str, str]], columns: str, alone: str | None = None
-) -> Call:
-    """A hot path's write, `function` (of parameters `params`) giving `columns` (`alone`: how
-    they are had from its row `f`, if not so named), alone or in batches (`Database.batched`):
-    the same columns after the item's number from the function's batch form
-    (`pgfunctions._batch_form`)."""
-    args = ", ".join(f"${n}" for n in range(1, len(params) + 1))
-    return Call(
-        function,
-        one=f"SELECT {alone or columns} FROM {function}({args}) AS f",
-        many=f"SELECT n, {columns} FROM {function}_many({args}) AS f",
-    )
-
-
-CREDIT = _call(
+CREDIT = Call.of(
     "fidelis_credit_now_for_key",
     pgfunctions.CREDIT_NOW_FOR_KEY_PARAMS,
     "customer_id, name, transfer_id, summary",
 )
-LOCK = _call("fidelis_lock_now", pgfunctions.LOCK_NOW_PARAMS, "spendable, parts, locked")
-COMMIT_LOCK = _call(
+LOCK = Call.of("fidelis_lock_now", pgfunctions.LOCK_NOW_PARAMS, "spendable, parts, locked")
+COMMIT_LOCK = Call.of(
     "fidelis_commit_lock_now",
     pgfunctions.COMMIT_LOCK_NOW_PARAMS,
     "locked",
