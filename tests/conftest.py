@@ -35,6 +35,7 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from fidelis.api.wire import HttpProtocol
 from fidelis.app import create_app
 from fidelis.config import Settings
 from fidelis.db.engine import Database
@@ -173,9 +174,10 @@ def server(database_url: str) -> Iterator[Server]:
         log_level="warning",
         lifespan="on",
         loop="asyncio",
-        # The HTTP parser `fidelis serve` runs, so hostile bytes meet the one production meets
-        # (h11 refuses some that httptools passes on to the app).
-        http="httptools",
+        # The HTTP protocol `fidelis serve` runs (httptools, each response in one write), so
+        # hostile bytes meet the parser production meets (h11 refuses some that httptools
+        # passes on to the app) and every answer the writes production makes.
+        http=HttpProtocol,
         limit_concurrency=1000,
         backlog=2048,
     )

@@ -137,6 +137,8 @@ def serve(
     """Migrate the database to head if needed, then serve the HTTP API."""
     import uvicorn
 
+    from fidelis.api.wire import HttpProtocol
+
     config = settings(host=host, port=port, workers=workers)
     migrate_or_fail(config)
     processes = config.workers
@@ -154,7 +156,7 @@ def serve(
         workers=processes,
         log_level=config.log_level,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=HttpProtocol,
         access_log=False,
     )
     if metrics_dir is not None:
