@@ -4,7 +4,11 @@ route template (never a customer id), behind the same credentials as the API.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -102,3 +106,44 @@ def test_metrics_name_no_tenant(tenant: TenantHandle) -> None:
     text = tenant.http.get("/metrics").text
     assert tenant.slug not in text
     assert tenant.api_token not in text
+
+
+_FORKED = """
+import os
+from fidelis import metrics
+
+metrics.count_transfer("adjustment_credit", 5)
+child = os.fork()
+if child == 0:
+    metrics.count_transfer("adjustment_credit", 7)
+    os._exit(0)
+os.waitpid(child, 0)
+metrics.count_transfer("adjustment_credit", 1)
+print(os.getpid(), child)
+print(metrics.render()[0].decode())
+"""
+
+
+def test_processes_pool_their_counts_and_a_forked_one_counts_apart(tmp_path: Path) -> None:
+    """Multiprocess mode: each process writes its own file (a forked child too, which must
+    notice it is not its parent) and `/metrics` sums them."""
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pids, _, text = done.stdout.partition("\n")
+    parent, child = pids.split()
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
+        [f"counter_{parent}.db", f"counter_{child}.db"]
+    )
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    labels = frozenset({("type", "adjustment_credit")})
+    assert samples[("fidelis_ledger_transfers_total", labels)] == 3
+    assert samples[("fidelis_ledger_transfer_points_total", labels)] == 13

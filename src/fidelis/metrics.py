@@ -25,8 +25,28 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
+from prometheus_client import values as _values
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# In multiprocess mode prometheus-client asks for the process id at every increment, to notice
+# a fork (whose child must write files of its own): `os.getpid()`, a system call, several
+# times a request. It takes the id from `_process_id` instead, read once and again after a fork.
+_pid = os.getpid()
+
+
+def _process_id() -> int:
+    return _pid
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+if os.environ.get(MULTIPROCESS_ENV):
+    _values.ValueClass = _values.MultiProcessValue(process_identifier=_process_id)  # type: ignore[no-untyped-call]
 
 # Buckets in seconds, from a cached read to a request stuck behind a lock.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
