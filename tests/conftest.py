@@ -148,7 +148,7 @@ class Server:
     app: Any
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -166,7 +166,7 @@ def server(database_url: str) -> Iterator[Server]:
         auth_failures_per_minute=1_000_000,
     )
     app = create_app(settings, clock=clock)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -181,17 +181,26 @@ def server(database_url: str) -> Iterator[Server]:
         limit_concurrency=1000,
         backlog=2048,
     )
+    with serving(config):
+        yield Server(f"http://127.0.0.1:{port}", database_url, clock, app)
+
+
+@contextmanager
+def serving(config: uvicorn.Config) -> Iterator[None]:
+    """uvicorn serving `config` in a background thread, from started to stopped."""
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    yield Server(f"http://127.0.0.1:{port}", database_url, clock, app)
-    uv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        deadline = time.monotonic() + 20
+        while not uv.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        yield
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
 
 
 @dataclass

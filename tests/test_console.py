@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import ast
 import re
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,9 +23,10 @@ from tests.conftest import (
     ADMIN_PASSWORD,
     Server,
     TenantHandle,
-    _free_port,
     add_points,
+    free_port,
     points_of,
+    serving,
     upsert,
 )
 
@@ -168,22 +167,10 @@ def test_logout_ends_the_session(staff: Console) -> None:
 def another_server(settings: Settings) -> Iterator[str]:
     """A second server process-alike on the same database (its own app, pool and port)."""
     app = create_app(settings)
-    port = _free_port()
-    uv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", loop="asyncio")
-    )
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert time.monotonic() < deadline, "server did not start"
-        assert thread.is_alive(), "server did not start"
-        time.sleep(0.02)
-    try:
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", loop="asyncio")
+    with serving(config):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_failed_logins_are_throttled_across_servers(server: Server) -> None:

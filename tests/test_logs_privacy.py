@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import httpx
 import structlog
 
 from fidelis import logs
-from tests.conftest import Server, TenantHandle, forget_failures_of_this_machine
+from tests.conftest import Server, TenantHandle, forget_failures_of_this_machine, free_port
 from tests.test_cli import FIDELIS
 
 CPF = "296.866.522-72"
@@ -32,14 +31,8 @@ CNPJ_DIGITS = "04979810615570"
 WRONG_PASSWORD = "hunter2-wrong-password-zz9"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(server: Server, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIDELIS_")}
     env.update(
         FIDELIS_DATABASE_URL=server.database_url, FIDELIS_PORT=str(port), FIDELIS_LOG_LEVEL="info"

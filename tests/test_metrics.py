@@ -22,11 +22,15 @@ def scrape(tenant: TenantHandle) -> dict[tuple[str, frozenset[tuple[str, str]]],
     response = tenant.http.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
-    samples = {}
-    for family in text_string_to_metric_families(response.text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
+    return _samples(response.text)
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def value(
@@ -139,11 +143,6 @@ def test_processes_pool_their_counts_and_a_forked_one_counts_apart(tmp_path: Pat
     assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
         [f"counter_{parent}.db", f"counter_{child}.db"]
     )
-    samples = {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-    labels = frozenset({("type", "adjustment_credit")})
-    assert samples[("fidelis_ledger_transfers_total", labels)] == 3
-    assert samples[("fidelis_ledger_transfer_points_total", labels)] == 13
+    samples = _samples(text)
+    assert value(samples, "fidelis_ledger_transfers_total", type="adjustment_credit") == 3
+    assert value(samples, "fidelis_ledger_transfer_points_total", type="adjustment_credit") == 13

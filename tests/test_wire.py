@@ -7,15 +7,13 @@ from __future__ import annotations
 import base64
 import socket
 import struct
-import threading
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
 
 from fidelis.api.wire import HttpProtocol
-from tests.conftest import Server, TenantHandle
+from tests.conftest import Server, TenantHandle, free_port, serving
 
 # struct tcp_info (linux/tcp.h): the segments that carried data received, a u32 at this offset.
 _DATA_SEGS_IN = 152
@@ -79,25 +77,12 @@ async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def test_under_uvloop_too() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = uvicorn.Config(
         _hello, host="127.0.0.1", port=port, loop="uvloop", http=HttpProtocol, lifespan="off"
     )
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not served.started:
-            assert thread.is_alive(), "the server stopped"
-            assert time.monotonic() < deadline, "the server did not start in 20 s"
-            time.sleep(0.02)
+    with serving(config):
         hello = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         *answers, segments = _exchange(f"http://127.0.0.1:{port}", [hello] * 3)
-        assert [a.split(b" ", 2)[1] for a in answers] == [b"200"] * 3
-        assert int(segments) == 3
-    finally:
-        served.should_exit = True
-        thread.join(timeout=10)
+    assert [a.split(b" ", 2)[1] for a in answers] == [b"200"] * 3
+    assert int(segments) == 3
