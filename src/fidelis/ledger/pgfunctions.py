@@ -459,6 +459,34 @@ def nested_loops_only(name: str) -> str:
     )
 
 
+# PL/pgSQL plans a statement with parameters afresh at each of its first five runs in a
+# session (a custom plan, for those values), then keeps one generic plan unless that one looks
+# dearer than the custom ones did; for many statements of these functions it does (arrays for
+# parameters, a LIMIT), so they were planned again at every call: 9% of PostgreSQL's time
+# under the benchmark's purchases, 13% under its points adds (`perf`, call graphs of the
+# backends). Their statements read by key through indexes whatever the values
+# (`index_scans_only`, `nested_loops_only`), so one plan, made at the first call, serves
+# every call until an ANALYZE of a table it reads (autovacuum's, as the tables grow) makes
+# the session plan it again. Like those settings, `CREATE OR REPLACE` drops this one: a
+# migration that replaces one of `HOT_FUNCTIONS` sets it again (a test checks them all).
+def one_plan(name: str) -> str:
+    return f"ALTER FUNCTION {name} SET plan_cache_mode = force_generic_plan"
+
+
+HOT_FUNCTIONS = (
+    "fidelis_points_summary",
+    "fidelis_history_source",
+    "fidelis_key_allows",
+    "fidelis_credit_now",
+    "fidelis_credit_now_for_key",
+    "fidelis_credit_now_for_key_many",
+    "fidelis_lock_now",
+    "fidelis_lock_now_many",
+    "fidelis_commit_lock_now",
+    "fidelis_commit_lock_now_many",
+)
+
+
 INDEX_SCANS_ONLY_V1 = [
     index_scans_only(name)
     for name in (
