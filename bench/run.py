@@ -268,10 +268,16 @@ def wrk(
     env: dict[str, str] | None = None,
     connections: int = 32,
     server: Server | None = None,
+    checkpoint: str | None = None,
 ) -> Result:
+    """One wrk run; `server`: whose CPU to count; `checkpoint`: a PostgreSQL server (URL) to
+    checkpoint first, so that the dirty buffers earlier runs left are written before this one
+    starts, not by its own backends as they evict them."""
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if script is not None:
         command += ["-s", str(script)]
+    if checkpoint is not None:
+        psql(checkpoint, "CHECKPOINT")
     group = server.process.pid if server is not None else None
     before, sides_before = cpu_times(), cpu_by_process(group)
     out = run([*command, url], env={**os.environ, **(env or {})})
@@ -441,6 +447,7 @@ def yardsticks(folder: Path, seconds: int, admin: str) -> Yardsticks:
     minimal reference app under wrk)."""
     # The reference app runs on this interpreter (its packages are the project's).
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    psql(admin, "CHECKPOINT")  # as before every measured run (`wrk`)
     before = cpu_times()
     out = run(
         ["bash", str(folder / "run_reference.sh"), str(seconds)],
@@ -524,7 +531,15 @@ def main() -> int:
         for _ in range(args.rounds):
             measured.append(yardsticks(args.yardsticks, secs, admin))
             w1_runs.append(
-                wrk("W1 points add", server.base, secs, script=w1_script, env=w1_env, server=server)
+                wrk(
+                    "W1 points add",
+                    server.base,
+                    secs,
+                    script=w1_script,
+                    env=w1_env,
+                    server=server,
+                    checkpoint=admin,
+                )
             )
             rss = server.worker_rss_mb()
             w2_runs.append(
@@ -535,6 +550,7 @@ def main() -> int:
                     script=HERE / "lock_commit.lua",
                     env={**w1_env, "BENCH_BRAND": "bench", "BENCH_BUYERS": str(BUYERS)},
                     server=server,
+                    checkpoint=admin,
                 )
             )
             w2_ratios.append(w2_runs[-1].rps / w1_runs[-1].rps)
@@ -548,7 +564,12 @@ def main() -> int:
         )
         try:
             results["reference"] = wrk(
-                "reference app", reference.base, secs, script=points_add, server=reference
+                "reference app",
+                reference.base,
+                secs,
+                script=points_add,
+                server=reference,
+                checkpoint=admin,
             )
         finally:
             reference.stop()
@@ -559,8 +580,11 @@ def main() -> int:
             script=HERE / "points_get.lua",
             env=get_env,
             server=server,
+            checkpoint=admin,
         )
-        results["health"] = wrk("GET /health", f"{server.base}/health", secs, server=server)
+        results["health"] = wrk(
+            "GET /health", f"{server.base}/health", secs, server=server, checkpoint=admin
+        )
         with Api(server.base, auth) as api:
             before = api.points_balance("c1")
         results["W5"] = wrk(
@@ -570,6 +594,7 @@ def main() -> int:
             script=points_add,
             env={**w1_env, "BENCH_CUSTOMERS": "1"},
             server=server,
+            checkpoint=admin,
         )
         with Api(server.base, auth) as api:
             after = api.points_balance("c1")
@@ -633,6 +658,7 @@ def main() -> int:
                         script=script,
                         env=env,
                         server=server_,
+                        checkpoint=admin,
                     )
                     w4.setdefault(f"W4-{name}-{size}", []).append(pair[size])
                 w4_ratios.setdefault(name, []).append(pair["big"].rps / pair["small"].rps)
@@ -661,7 +687,13 @@ def main() -> int:
         sqlite_env = {**w1_env, "BENCH_AUTH": sqlite_auth}
         wrk("warm-up", lite.base, 3, script=w1_script, env=sqlite_env)
         results["W6"] = wrk(
-            "W6 SQLite W1", lite.base, secs, script=w1_script, env=sqlite_env, server=lite
+            "W6 SQLite W1",
+            lite.base,
+            secs,
+            script=w1_script,
+            env=sqlite_env,
+            server=lite,
+            checkpoint=admin,
         )
     finally:
         lite.stop()
