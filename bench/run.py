@@ -766,6 +766,14 @@ def main() -> int:
             f"{bar:>6.1f}  {judged}"
         )
     print(f"W2 lock+commit: {results['W2'].dry} locks refused for want of balance")
+    print(
+        "W1 and W2 round by round: W1 "
+        + " / ".join(f"{r.rps:.0f}" for r in w1_runs)
+        + " req/s, W2 "
+        + " / ".join(f"{r.rps:.0f}" for r in w2_runs)
+        + " purchases/s, ratios "
+        + " / ".join(f"{x:.2f}" for x in w2_ratios)
+    )
     split = results["reference"]
     print(
         f"W1's CPU per request beside the reference app's (one more run of it after the rounds, "
