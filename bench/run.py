@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import http.client
 import json
 import os
@@ -513,6 +514,8 @@ def main() -> int:
         "BENCH_CUSTOMERS": str(CUSTOMERS),
     }
     get_env = w1_env
+    # Every measured run starts right after a checkpoint (`wrk`, the README says why).
+    measure = functools.partial(wrk, checkpoint=admin)
     server = Server.fidelis(url, 2, work / "serve-pg.log")
     results: dict[str, Result] = {}
     measured: list[Yardsticks] = []
@@ -531,26 +534,24 @@ def main() -> int:
         for _ in range(args.rounds):
             measured.append(yardsticks(args.yardsticks, secs, admin))
             w1_runs.append(
-                wrk(
+                measure(
                     "W1 points add",
                     server.base,
                     secs,
                     script=w1_script,
                     env=w1_env,
                     server=server,
-                    checkpoint=admin,
                 )
             )
             rss = server.worker_rss_mb()
             w2_runs.append(
-                wrk(
+                measure(
                     "W2 lock+commit",
                     server.base,
                     secs,
                     script=HERE / "lock_commit.lua",
                     env={**w1_env, "BENCH_BRAND": "bench", "BENCH_BUYERS": str(BUYERS)},
                     server=server,
-                    checkpoint=admin,
                 )
             )
             w2_ratios.append(w2_runs[-1].rps / w1_runs[-1].rps)
@@ -563,38 +564,33 @@ def main() -> int:
             args.yardsticks, admin.rsplit("/", 1)[0] + f"/{REFERENCE_DB}", work / "reference.log"
         )
         try:
-            results["reference"] = wrk(
+            results["reference"] = measure(
                 "reference app",
                 reference.base,
                 secs,
                 script=points_add,
                 server=reference,
-                checkpoint=admin,
             )
         finally:
             reference.stop()
-        results["W3"] = wrk(
+        results["W3"] = measure(
             "W3 points read",
             server.base,
             secs,
             script=HERE / "points_get.lua",
             env=get_env,
             server=server,
-            checkpoint=admin,
         )
-        results["health"] = wrk(
-            "GET /health", f"{server.base}/health", secs, server=server, checkpoint=admin
-        )
+        results["health"] = measure("GET /health", f"{server.base}/health", secs, server=server)
         with Api(server.base, auth) as api:
             before = api.points_balance("c1")
-        results["W5"] = wrk(
+        results["W5"] = measure(
             "W5 hot customer",
             server.base,
             secs,
             script=points_add,
             env={**w1_env, "BENCH_CUSTOMERS": "1"},
             server=server,
-            checkpoint=admin,
         )
         with Api(server.base, auth) as api:
             after = api.points_balance("c1")
@@ -651,14 +647,13 @@ def main() -> int:
                     ("big", big, {**big_env, "BENCH_CUSTOMERS": str(asked)}, big_url),
                 ):
                     sizes[size] = int(psql(database, "SELECT count(*) FROM entry").strip())
-                    pair[size] = wrk(
+                    pair[size] = measure(
                         f"{name} at {sizes[size]} entries",
                         server_.base,
                         secs,
                         script=script,
                         env=env,
                         server=server_,
-                        checkpoint=admin,
                     )
                     w4.setdefault(f"W4-{name}-{size}", []).append(pair[size])
                 w4_ratios.setdefault(name, []).append(pair["big"].rps / pair["small"].rps)
@@ -686,14 +681,13 @@ def main() -> int:
     try:
         sqlite_env = {**w1_env, "BENCH_AUTH": sqlite_auth}
         wrk("warm-up", lite.base, 3, script=w1_script, env=sqlite_env)
-        results["W6"] = wrk(
+        results["W6"] = measure(
             "W6 SQLite W1",
             lite.base,
             secs,
             script=w1_script,
             env=sqlite_env,
             server=lite,
-            checkpoint=admin,
         )
     finally:
         lite.stop()
