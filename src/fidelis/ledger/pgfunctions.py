@@ -1252,3 +1252,179 @@ END
         ),
     ],
 )
+
+
+# Aggregates in the set-based batch forms: `array_agg(x)` with no ORDER BY of its own. Each
+# ordered aggregate sorts its input apart (PostgreSQL 15 does not share one sort between them)
+# and sets up its sort at every call; the parallel arrays one statement builds need only
+# agree with each other, which every plain aggregate of one aggregation does (each input row
+# is fed to all of them before the next). Where an order matters, the statement's subquery
+# or a later statement says it (the customers' row locks: `ORDER BY c.id FOR NO KEY UPDATE`;
+# the inserts: their own `ORDER BY`).
+#
+# V3 of the lock's batch form: V2 with its aggregates so (above), and two statements fewer.
+# The customers' balances and the lots they take are read by one statement (both come after
+# the customers' row locks, as in V2), which also keeps only the customers whose lots cover
+# their points (V2's fourth statement); the writes' statement answers (`RETURN QUERY`) with
+# the locks its insert returns, where V2 read each back by its token.
+LOCK_MANY_V3 = _edited(
+    LOCK_MANY_V2,
+    [
+        (
+            "    SELECT array_agg(s.i ORDER BY s.id), array_agg(s.id ORDER BY s.id),\n"
+            "           array_agg(s.ctid ORDER BY s.id)\n",
+            "    SELECT array_agg(s.i), array_agg(s.id), array_agg(s.ctid)\n",
+        ),
+        (
+            LOCK_MANY_V2[
+                LOCK_MANY_V2.index("    -- Those with no debt and points available") : (
+                    LOCK_MANY_V2.index("    -- The holds: a transfer each")
+                )
+            ],
+            """\
+    -- Those with no debt and points available (all of them held, or `p_most` at most), and
+    -- the lots each takes, in spending order (`ledger.repository.list_open_lots`,
+    -- `Lot.is_available`, `ledger.service.plan_consumption`): those whose free points before
+    -- them fall short of the points to hold, each for what is still wanted. A customer whose
+    -- lots do not cover the points takes none and is left out. Each customer's first lot
+    -- (rank 1: every lot read has free points) gives its row of the customers' arrays.
+    WITH b AS (
+        SELECT u.i, u.c, a.available,
+               CASE WHEN p_most[u.i] IS NULL THEN a.available
+                    ELSE least(a.available, p_most[u.i]) END AS points
+        FROM unnest(v_items, v_customers) AS u(i, c)
+        CROSS JOIN LATERAL (
+            SELECT coalesce(sum(a.balance) FILTER (WHERE a.kind = 'available'), 0)
+                       AS available,
+                   coalesce(sum(a.balance) FILTER (WHERE a.kind = 'debt'), 0) AS debt
+            FROM account a
+            WHERE a.tenant_id = p_tenant[u.i] AND a.customer_id = u.c
+              AND a.kind IN ('available', 'debt')) a
+        WHERE a.debt = 0 AND a.available > 0),
+    free AS (
+        SELECT b.i, b.c, b.available, b.points, l.id, l.free, l.expires_at, l.rank,
+               sum(l.free) OVER (PARTITION BY b.c ORDER BY l.rank) AS upto
+        FROM b
+        CROSS JOIN LATERAL (
+            SELECT l.id, l.remaining - l.held AS free, l.expires_at,
+                   row_number() OVER (ORDER BY l.expires_at IS NULL, l.expires_at, l.id) AS rank
+            FROM lot l
+            WHERE l.customer_id = b.c
+              AND l.status IN ('pending', 'available') AND l.remaining > 0
+              AND (l.expires_at IS NULL OR l.expires_at > p_now[b.i])
+              AND (l.status = 'available' OR l.available_at <= p_now[b.i])
+              AND l.remaining > l.held) l
+        WHERE b.points > 0),
+    taken AS (
+        SELECT f.i, f.c, f.available, f.points, f.id,
+               least(f.free, f.points - (f.upto - f.free)) AS take, f.expires_at, f.rank,
+               max(f.upto) OVER (PARTITION BY f.c) >= f.points AS covered
+        FROM free f
+        WHERE f.upto - f.free < f.points)
+    SELECT array_agg(t.i) FILTER (WHERE t.rank = 1), array_agg(t.c) FILTER (WHERE t.rank = 1),
+           array_agg(t.available) FILTER (WHERE t.rank = 1),
+           array_agg(t.points) FILTER (WHERE t.rank = 1),
+           array_agg(t.c), array_agg(t.id), array_agg(t.take), array_agg(t.expires_at),
+           array_agg(t.rank)
+    INTO v_items, v_customers, v_available, v_points,
+         v_part_customers, v_part_lots, v_part_takes, v_part_expiries, v_part_ranks
+    FROM taken t WHERE t.covered;
+    IF v_items IS NULL THEN
+        RETURN;
+    END IF;
+""",
+        ),
+        (
+            "    WITH x AS (\n"
+            "        SELECT u.i, u.customer, u.amount, p_tenant[u.i] AS tenant\n"
+            "        FROM unnest(v_items, v_customers, v_points) AS u(i, customer, amount)),\n",
+            "    RETURN QUERY\n"
+            "    WITH x AS (\n"
+            "        SELECT u.i, u.customer, u.amount, u.available, p_tenant[u.i] AS tenant\n"
+            "        FROM unnest(v_items, v_customers, v_points, v_available)\n"
+            "             AS u(i, customer, amount, available)),\n",
+        ),
+        (
+            LOCK_MANY_V2[
+                LOCK_MANY_V2.index("        ORDER BY p.c, p.rank)\n") : LOCK_MANY_V2.index(
+                    "END\n$$"
+                )
+            ],
+            """\
+        ORDER BY p.c, p.rank),
+    locks AS (
+        INSERT INTO cashback_lock (tenant_id, token, customer_id, hold_id, status, points,
+                                   lock_key, total_cents, details, created_at, expires_at)
+        SELECT x.tenant, p_token[x.i], x.customer, h.id, 'active', x.amount, NULL,
+               p_total_cents[x.i], p_details[x.i], p_now[x.i], p_expires_at[x.i]
+        FROM x JOIN h ON h.customer_id = x.customer
+        ORDER BY x.customer
+        RETURNING *)
+    SELECT x.i, x.available,
+           (SELECT json_agg(json_build_array(p.lot, p.take, p.expires_at) ORDER BY p.rank)
+            FROM unnest(v_part_customers, v_part_lots, v_part_takes, v_part_expiries,
+                        v_part_ranks) AS p(c, lot, take, expires_at, rank)
+            WHERE p.c = x.customer),
+           ROW(l.*)::cashback_lock
+    FROM locks l JOIN x ON x.customer = l.customer_id;
+""",
+        ),
+    ],
+)
+
+# V3 of the commit's batch form: V2 with its aggregates plain (`LOCK_MANY_V3` says why), and
+# the writes' statement answering (`RETURN QUERY`) with the locks its update returns, where
+# V2 read each back by its token.
+COMMIT_LOCK_MANY_V3 = _edited(
+    COMMIT_LOCK_MANY_V2,
+    [
+        (
+            "    SELECT array_agg(s.i ORDER BY s.id), array_agg(s.id ORDER BY s.id)\n",
+            "    SELECT array_agg(s.i), array_agg(s.id)\n",
+        ),
+        (
+            "    -- Their locks (locked in the customers' order, as `v_items` is), still active,"
+            " each over\n"
+            "    -- its active hold of the same points. Each lock and hold by its own key in a"
+            " subquery of\n",
+            "    -- Their locks, still active, each over its active hold of the same points (in"
+            " any order:\n"
+            "    -- none is locked before its customer). Each lock and hold by its own key in a"
+            " subquery of\n",
+        ),
+        (
+            COMMIT_LOCK_MANY_V2[
+                COMMIT_LOCK_MANY_V2.index("    SELECT array_agg(s.i ORDER BY s.customer_id)") : (
+                    COMMIT_LOCK_MANY_V2.index("    INTO v_items, v_customers, v_locks")
+                )
+            ],
+            "    SELECT array_agg(s.i), array_agg(s.customer_id), array_agg(s.id),\n"
+            "           array_agg(s.hold_id), array_agg(s.points), array_agg(s.ctid)\n",
+        ),
+        (
+            "    -- spent, their movements, the holds and the locks resolved.\n    WITH x AS (\n",
+            "    -- spent, their movements, the holds and the locks resolved.\n"
+            "    RETURN QUERY\n"
+            "    WITH x AS (\n",
+        ),
+        (
+            COMMIT_LOCK_MANY_V2[
+                COMMIT_LOCK_MANY_V2.index("        WHERE h.id = x.hold)\n") : (
+                    COMMIT_LOCK_MANY_V2.index("END\n$$")
+                )
+            ],
+            """\
+        WHERE h.id = x.hold),
+    committed AS (
+        UPDATE cashback_lock l
+        SET status = 'committed', committed_points = x.amount, capture_transfer_id = t.id,
+            order_ref = p_order_ref[x.i], resolved_at = p_now[x.i]
+        FROM x JOIN t ON t.customer_id = x.customer
+        WHERE l.ctid = ANY (v_rows) AND l.id = x.lock
+        RETURNING l.*)
+    SELECT x.i, ROW(l.*)::cashback_lock
+    FROM committed l JOIN x ON x.lock = l.id;
+""",
+        ),
+    ],
+)
