@@ -767,6 +767,11 @@ def main() -> int:
         + " / ".join(f"{r.rps:.0f}" for r in w2_runs)
         + " purchases/s, ratios "
         + " / ".join(f"{x:.2f}" for x in w2_ratios)
+        + "; CPU per request (workers+PostgreSQL), W1 "
+        + " / ".join(f"{r.server_us:.0f}+{r.database_us:.0f}" for r in w1_runs)
+        + " us, W2 "
+        + " / ".join(f"{r.server_us:.0f}+{r.database_us:.0f}" for r in w2_runs)
+        + " us"
     )
     split = results["reference"]
     print(
