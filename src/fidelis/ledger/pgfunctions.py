@@ -1266,7 +1266,9 @@ END
 # The customers' balances and the lots they take are read by one statement (both come after
 # the customers' row locks, as in V2), which also keeps only the customers whose lots cover
 # their points (V2's fourth statement); the writes' statement answers (`RETURN QUERY`) with
-# the locks its insert returns, where V2 read each back by its token.
+# the locks its insert returns, where V2 read each back by its token. The customers' due
+# dates are written to the rows at the addresses they were locked at, by the address alone
+# (`COMMIT_LOCK_MANY_V3` says why).
 LOCK_MANY_V3 = _edited(
     LOCK_MANY_V2,
     [
@@ -1289,10 +1291,10 @@ LOCK_MANY_V3 = _edited(
     -- lots do not cover the points takes none and is left out. Each customer's first lot
     -- (rank 1: every lot read has free points) gives its row of the customers' arrays.
     WITH b AS (
-        SELECT u.i, u.c, a.available,
+        SELECT u.i, u.c, u.address, a.available,
                CASE WHEN p_most[u.i] IS NULL THEN a.available
                     ELSE least(a.available, p_most[u.i]) END AS points
-        FROM unnest(v_items, v_customers) AS u(i, c)
+        FROM unnest(v_items, v_customers, v_rows) AS u(i, c, address)
         CROSS JOIN LATERAL (
             SELECT coalesce(sum(a.balance) FILTER (WHERE a.kind = 'available'), 0)
                        AS available,
@@ -1302,7 +1304,7 @@ LOCK_MANY_V3 = _edited(
               AND a.kind IN ('available', 'debt')) a
         WHERE a.debt = 0 AND a.available > 0),
     free AS (
-        SELECT b.i, b.c, b.available, b.points, l.id, l.free, l.expires_at, l.rank,
+        SELECT b.i, b.c, b.address, b.available, b.points, l.id, l.free, l.expires_at, l.rank,
                sum(l.free) OVER (PARTITION BY b.c ORDER BY l.rank) AS upto
         FROM b
         CROSS JOIN LATERAL (
@@ -1316,7 +1318,7 @@ LOCK_MANY_V3 = _edited(
               AND l.remaining > l.held) l
         WHERE b.points > 0),
     taken AS (
-        SELECT f.i, f.c, f.available, f.points, f.id,
+        SELECT f.i, f.c, f.address, f.available, f.points, f.id,
                least(f.free, f.points - (f.upto - f.free)) AS take, f.expires_at, f.rank,
                max(f.upto) OVER (PARTITION BY f.c) >= f.points AS covered
         FROM free f
@@ -1324,9 +1326,10 @@ LOCK_MANY_V3 = _edited(
     SELECT array_agg(t.i) FILTER (WHERE t.rank = 1), array_agg(t.c) FILTER (WHERE t.rank = 1),
            array_agg(t.available) FILTER (WHERE t.rank = 1),
            array_agg(t.points) FILTER (WHERE t.rank = 1),
+           array_agg(t.address) FILTER (WHERE t.rank = 1),
            array_agg(t.c), array_agg(t.id), array_agg(t.take), array_agg(t.expires_at),
            array_agg(t.rank)
-    INTO v_items, v_customers, v_available, v_points,
+    INTO v_items, v_customers, v_available, v_points, v_rows,
          v_part_customers, v_part_lots, v_part_takes, v_part_expiries, v_part_ranks
     FROM taken t WHERE t.covered;
     IF v_items IS NULL THEN
@@ -1340,9 +1343,14 @@ LOCK_MANY_V3 = _edited(
             "        FROM unnest(v_items, v_customers, v_points) AS u(i, customer, amount)),\n",
             "    RETURN QUERY\n"
             "    WITH x AS (\n"
-            "        SELECT u.i, u.customer, u.amount, u.available, p_tenant[u.i] AS tenant\n"
-            "        FROM unnest(v_items, v_customers, v_points, v_available)\n"
-            "             AS u(i, customer, amount, available)),\n",
+            "        SELECT u.i, u.customer, u.amount, u.available, u.address,\n"
+            "               p_tenant[u.i] AS tenant\n"
+            "        FROM unnest(v_items, v_customers, v_points, v_available, v_rows)\n"
+            "             AS u(i, customer, amount, available, address)),\n",
+        ),
+        (
+            "        WHERE c.ctid = ANY (v_rows) AND c.id = x.customer\n",
+            "        WHERE c.ctid = x.address\n",
         ),
         (
             LOCK_MANY_V2[
@@ -1374,7 +1382,7 @@ LOCK_MANY_V3 = _edited(
 
 # V3 of the commit's batch form: V2 with its aggregates plain (`LOCK_MANY_V3` says why), and
 # the writes' statement answering (`RETURN QUERY`) with the locks its update returns, where
-# V2 read each back by its token.
+# V2 read each back by its token, and each lock updated by the address it was read at alone.
 COMMIT_LOCK_MANY_V3 = _edited(
     COMMIT_LOCK_MANY_V2,
     [
@@ -1402,10 +1410,21 @@ COMMIT_LOCK_MANY_V3 = _edited(
             "           array_agg(s.hold_id), array_agg(s.points), array_agg(s.ctid)\n",
         ),
         (
-            "    -- spent, their movements, the holds and the locks resolved.\n    WITH x AS (\n",
             "    -- spent, their movements, the holds and the locks resolved.\n"
+            "    WITH x AS (\n"
+            "        SELECT u.i, u.customer, u.lock, u.hold, u.amount, p_tenant[u.i] AS tenant\n"
+            "        FROM unnest(v_items, v_customers, v_locks, v_holds, v_amounts)\n"
+            "             AS u(i, customer, lock, hold, amount)),\n",
+            "    -- spent, their movements, the holds and the locks resolved (each lock by the\n"
+            "    -- address it was read and locked at, alone: planned on small tables, a join on\n"
+            "    -- its id too took the primary key, which starts with the tenant, and read all\n"
+            "    -- of it for each lock).\n"
             "    RETURN QUERY\n"
-            "    WITH x AS (\n",
+            "    WITH x AS (\n"
+            "        SELECT u.i, u.customer, u.lock, u.hold, u.amount, u.address,\n"
+            "               p_tenant[u.i] AS tenant\n"
+            "        FROM unnest(v_items, v_customers, v_locks, v_holds, v_amounts, v_rows)\n"
+            "             AS u(i, customer, lock, hold, amount, address)),\n",
         ),
         (
             COMMIT_LOCK_MANY_V2[
@@ -1420,11 +1439,46 @@ COMMIT_LOCK_MANY_V3 = _edited(
         SET status = 'committed', committed_points = x.amount, capture_transfer_id = t.id,
             order_ref = p_order_ref[x.i], resolved_at = p_now[x.i]
         FROM x JOIN t ON t.customer_id = x.customer
-        WHERE l.ctid = ANY (v_rows) AND l.id = x.lock
+        WHERE l.ctid = x.address
         RETURNING l.*)
     SELECT x.i, ROW(l.*)::cashback_lock
     FROM committed l JOIN x ON x.lock = l.id;
 """,
+        ),
+    ],
+)
+
+
+# V3 of the credits' batch form: V2 with each customer's debt looked up for its own item
+# (`OFFSET 0` keeps the lookup a subquery of its item's key: planned on small tables, V2's
+# joined the batch to the tenant's debt accounts read through the balances' unique index by
+# their kind alone, every account of the tenant's read for each batch), and the customers'
+# due dates written to the rows at the addresses they were locked at, by the address alone
+# (`COMMIT_LOCK_MANY_V3` says why).
+CREDIT_MANY_V3 = _edited(
+    CREDIT_MANY_V2,
+    [
+        (
+            "        SELECT u.i, u.c, u.name\n"
+            "        FROM unnest(v_items, v_customers, v_names) AS u(i, c, name)\n",
+            "        SELECT u.i, u.c, u.name, u.address\n"
+            "        FROM unnest(v_items, v_customers, v_names, v_rows)\n"
+            "             AS u(i, c, name, address)\n",
+        ),
+        (
+            "              AND a.balance < 0)),\n",
+            "              AND a.balance < 0\n            OFFSET 0)),\n",
+        ),
+        (
+            "           array_agg(ok.name ORDER BY ok.c)\n    INTO v_items, v_customers, v_names\n",
+            "           array_agg(ok.name ORDER BY ok.c), array_agg(ok.address ORDER BY ok.c)\n"
+            "    INTO v_items, v_customers, v_names, v_rows\n",
+        ),
+        (
+            "    FROM unnest(v_items, v_customers) AS u(i, c)\n"
+            "    WHERE p_expires_at[u.i] IS NOT NULL AND c.ctid = ANY (v_rows) AND c.id = u.c\n",
+            "    FROM unnest(v_items, v_rows) AS u(i, address)\n"
+            "    WHERE p_expires_at[u.i] IS NOT NULL AND c.ctid = u.address\n",
         ),
     ],
 )
