@@ -267,6 +267,31 @@ def test_a_commit_finds_its_hold_parts_without_an_index_that_starts_with_the_ten
     assert _purchase_reads(new_database)["hold_part"] <= 4
 
 
+async def _planned_small_then_grown(
+    conn: asyncpg.Connection,
+    tenant: int,
+    key: KeyCheck,
+    send: Callable[[Purchases, list[str]], Awaitable[None]],
+    others: int,
+) -> tuple[Purchases, list[str]]:
+    """On a new database analyzed while small (as one is after its first `ANALYZE`), the
+    session's plans made by batches `send` of two buyers, then the tenant grown by `others`
+    customers served in pairs. Returns the session's `Purchases` and the two buyers."""
+    await conn.execute("ANALYZE")
+    purchases = Purchases(conn, tenant, key)
+    buyers = ["buyer-1", "buyer-2"]
+    for buyer in buyers:
+        await purchases.customer(buyer, 1000)
+    for _ in range(8):  # past the plan cache's five custom plans
+        await send(purchases, buyers)
+    for n in range(0, others, 2):
+        pair = [f"other-{n}", f"other-{n + 1}"]
+        for other in pair:
+            await purchases.customer(other, 100)
+        await send(purchases, pair)
+    return purchases, buyers
+
+
 def _batch_reads(
     url: str,
     send: Callable[[Purchases, list[str]], Awaitable[None]],
@@ -275,26 +300,15 @@ def _batch_reads(
     analyzed: bool = False,
 ) -> dict[str, int]:
     """Rows of `tables` one more batch `send` of two customers' requests reads, in a session
-    that made its plans on a new database analyzed while small (as one is after its first
-    `ANALYZE`), after the tenant grew by `OTHERS` customers served in pairs; `analyzed`: and
-    was then analyzed again (`_purchase_reads`)."""
+    that made its plans on a new database, after the tenant grew by `OTHERS` customers
+    (`_planned_small_then_grown`); `analyzed`: and was then analyzed again
+    (`_purchase_reads`)."""
 
     async def work() -> dict[str, int]:
         tenant, key = await _tenant(url)
         conn = await _connect(url)
         try:
-            await conn.execute("ANALYZE")
-            purchases = Purchases(conn, tenant, key)
-            buyers = ["buyer-1", "buyer-2"]
-            for buyer in buyers:
-                await purchases.customer(buyer, 1000)
-            for _ in range(8):  # past the plan cache's five custom plans
-                await send(purchases, buyers)
-            for n in range(0, OTHERS, 2):
-                pair = [f"other-{n}", f"other-{n + 1}"]
-                for other in pair:
-                    await purchases.customer(other, 100)
-                await send(purchases, pair)
+            purchases, buyers = await _planned_small_then_grown(conn, tenant, key, send, OTHERS)
             if analyzed:
                 await conn.execute("ANALYZE")
             return await _read_by(conn, tables, partial(send, purchases, buyers))
@@ -494,27 +508,16 @@ def _index_scans_off_their_lead(
     url: str, send: Callable[[Purchases, list[str]], Awaitable[None]]
 ) -> list[str]:
     """The index scans, in the plans one more batch `send` runs in a session that made its
-    plans on a new database (`_batch_reads`), whose condition leaves the index's first column
-    free: such a scan reads the whole index for each row it finds, and so costs more as the
-    table grows, though it returns only its own rows (which the counts of rows read above
-    cannot see). The plans as the session keeps them, from `auto_explain`."""
+    plans on a new database (`_planned_small_then_grown`), whose condition leaves the index's
+    first column free: such a scan reads the whole index for each row it finds, and so costs
+    more as the table grows, though it returns only its own rows (which the counts of rows
+    read above cannot see). The plans as the session keeps them, from `auto_explain`."""
 
     async def work() -> list[str]:
         tenant, key = await _tenant(url)
         conn = await _connect(url)
         try:
-            await conn.execute("ANALYZE")
-            purchases = Purchases(conn, tenant, key)
-            buyers = ["buyer-1", "buyer-2"]
-            for buyer in buyers:
-                await purchases.customer(buyer, 1000)
-            for _ in range(8):  # past the plan cache's five custom plans
-                await send(purchases, buyers)
-            for n in range(0, 40, 2):
-                pair = [f"other-{n}", f"other-{n + 1}"]
-                for other in pair:
-                    await purchases.customer(other, 100)
-                await send(purchases, pair)
+            purchases, buyers = await _planned_small_then_grown(conn, tenant, key, send, 40)
             leads = dict(
                 await conn.fetch(
                     "SELECT c.relname, a.attname FROM pg_index i"
