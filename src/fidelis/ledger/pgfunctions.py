@@ -1254,13 +1254,15 @@ END
 )
 
 
-# Aggregates in the set-based batch forms: `array_agg(x)` with no ORDER BY of its own. Each
-# ordered aggregate sorts its input apart (PostgreSQL 15 does not share one sort between them)
-# and sets up its sort at every call; the parallel arrays one statement builds need only
-# agree with each other, which every plain aggregate of one aggregation does (each input row
-# is fed to all of them before the next). Where an order matters, the statement's subquery
-# or a later statement says it (the customers' row locks: `ORDER BY c.id FOR NO KEY UPDATE`;
-# the inserts: their own `ORDER BY`).
+# Aggregates in the lock's and the commit's set-based batch forms (V3): `array_agg(x)` with no
+# ORDER BY of its own (the credits' form keeps its ordered ones: its answers pair each item
+# with its transfer by their order). Each ordered aggregate sorts its input apart
+# (PostgreSQL 15 does not share one sort between them) and sets up its sort at every call;
+# the parallel arrays one statement builds need only agree with each other, which every
+# plain aggregate of one aggregation does (each input row is fed to all of them before the
+# next). Where an order matters, the statement's subquery or a later statement says it
+# (the customers' row locks: `ORDER BY c.id FOR NO KEY UPDATE`; the inserts: their own
+# `ORDER BY`).
 #
 # V3 of the lock's batch form: V2 with its aggregates so (above), and two statements fewer.
 # The customers' balances and the lots they take are read by one statement (both come after
